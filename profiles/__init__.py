@@ -1,0 +1,1 @@
+"""Per-user online state and policy: profiles, drift, triggers, retrieval (no Faust)."""

@@ -1,0 +1,1 @@
+"""driftrec's streaming layer: the Faust app, agents, topics, web views, local broker and CLI."""

@@ -1,0 +1,26 @@
+"""Root of the ``driftrec`` command: global options and the subcommand registry."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import click
+
+from streams.cli.kafka import kafka
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(version("driftrec"), prog_name="driftrec")
+def cli() -> None:
+    """driftrec: a streaming recommender that follows users' changing interests.
+
+    Every option that names an environment variable reads it when the option is not given.
+    """
+
+
+cli.add_command(kafka)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

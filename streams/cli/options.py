@@ -1,0 +1,37 @@
+"""Options shared by several subcommands, and the one place that turns them into Settings.
+
+Each option names its ``DRIFTREC_*`` environment variable (shown in --help); its default is the
+Settings default, so the help text and the behaviour cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from streams.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setting_default(field: str) -> Any:
+    """The declared default of a Settings field (for option defaults and help)."""
+    return Settings.model_fields[field].default
+
+
+def bootstrap_option(func: F) -> F:
+    """``--bootstrap-servers`` (env DRIFTREC_BOOTSTRAP_SERVERS)."""
+    return click.option(
+        "--bootstrap-servers",
+        envvar="DRIFTREC_BOOTSTRAP_SERVERS",
+        show_envvar=True,
+        default=setting_default("bootstrap_servers"),
+        help="Kafka bootstrap servers, comma separated.",
+    )(func)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the CLI options that were given laid on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
