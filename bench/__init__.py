@@ -1,0 +1,1 @@
+"""Benchmarks of driftrec (`driftrec bench`): throughput, latency, batching, memory."""
