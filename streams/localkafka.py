@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from streams.errors import BrokerError
+from streams.kafkatls import SecureListeners
 from streams.settings import PROJECT_ROOT
 
 OPS_KAFKA = PROJECT_ROOT / "ops" / "kafka"
@@ -141,6 +142,7 @@ class LocalBroker:
         controller_port: int | None = None,
         runtime_dir: Path | None = None,
         heap: str = "512m",
+        secure: SecureListeners | None = None,
     ) -> None:
         if not 0 < port < 65536:
             raise ValueError(f"port must be 1..65535, got {port}")
@@ -151,6 +153,7 @@ class LocalBroker:
             raise ValueError(f"controller port must differ from the client port {port}")
         self.runtime_dir = runtime_dir or kafka_dir / f"broker-{port}"
         self.heap = heap
+        self.secure = secure
         self._proc: subprocess.Popen[bytes] | None = None  # set when this object started it
 
     @property
@@ -178,6 +181,7 @@ class LocalBroker:
 
     def _write_config(self, data_dir: Path) -> Path:
         template = string.Template((OPS_KAFKA / "server.properties.template").read_text())
+        extra = self.secure.listeners(HOST) if self.secure else []
         config = self.runtime_dir / "server.properties"
         config.write_text(
             template.substitute(
@@ -185,6 +189,10 @@ class LocalBroker:
                 port=self.port,
                 controller_port=self.controller_port,
                 data_dir=data_dir,
+                extra_listeners="".join(f",{name}://{addr}" for name, addr in extra),
+                extra_advertised="".join(f",{name}://{addr}" for name, addr in extra),
+                extra_protocols="".join(f",{name}:{name}" for name, _ in extra),
+                extra_settings=self.secure.server_properties() if self.secure else "",
             )
         )
         return config
@@ -197,7 +205,8 @@ class LocalBroker:
         if running is not None:
             return running
         java = _require("java", JAVA_HINT)
-        for p in (self.port, self.controller_port):
+        secure_ports = [self.secure.ssl_port, self.secure.sasl_port] if self.secure else []
+        for p in (self.port, self.controller_port, *filter(None, secure_ports)):
             if not port_is_free(p):
                 raise BrokerError(
                     f"port {p} on {HOST} is already in use by another process; stop it or pick "
@@ -215,7 +224,15 @@ class LocalBroker:
             _run_java(
                 java,
                 classpath,
-                ["kafka.tools.StorageTool", "format", "-t", cluster_id.strip(), "-c", str(config)],
+                [
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id.strip(),
+                    "-c",
+                    str(config),
+                    *(self.secure.format_args() if self.secure else []),
+                ],
             )
 
         log_config = OPS_KAFKA / "log4j2.yaml"
@@ -274,28 +291,26 @@ class LocalBroker:
         info = self.status()
         if info is None:
             return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(info.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _pid_alive(info.pid) and time.monotonic() < deadline:
-            _reap(info.pid)
-            time.sleep(0.2)
-        if _pid_alive(info.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(info.pid, signal.SIGKILL)
-            time.sleep(0.2)
-        _reap(info.pid)
-        if self._proc is not None:
-            self._proc.poll()  # marks our Popen finished (no "still running" warning)
+        if self._proc is not None and self._proc.pid == info.pid:
+            # Started by this process: wait on the child itself, which also reaps it.
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
             self._proc = None
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(info.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while _pid_alive(info.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _pid_alive(info.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(info.pid, signal.SIGKILL)
         self.info_file.unlink(missing_ok=True)
         return True
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status of a broker this process started, so it leaves no zombie."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def _run_java(java: str, classpath: str, args: list[str]) -> str:

@@ -5,6 +5,7 @@ Everything else receives values from here as arguments; nothing else reads the e
 
 from __future__ import annotations
 
+import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +48,36 @@ class Settings(BaseSettings):
     @property
     def kafka_dir(self) -> Path:
         return self.home / "kafka"
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        """TLS context for asyncio clients (aiokafka, Faust); None for plaintext protocols."""
+        if "SSL" not in self.kafka_security_protocol:
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+        )
+        if self.kafka_ssl_certfile:
+            context.load_cert_chain(
+                str(self.kafka_ssl_certfile),
+                str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
+            )
+        return context
+
+    def aiokafka_config(self) -> dict[str, Any]:
+        """Connection keyword arguments for aiokafka clients."""
+        cfg: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.kafka_security_protocol,
+        }
+        context = self.kafka_ssl_context()
+        if context is not None:
+            cfg["ssl_context"] = context
+        if self.kafka_sasl_mechanism:
+            cfg["sasl_mechanism"] = self.kafka_sasl_mechanism
+            cfg["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                cfg["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        return cfg
 
     def kafka_python_config(self) -> dict[str, Any]:
         """Connection keyword arguments for kafka-python clients (producer, consumer, admin)."""
