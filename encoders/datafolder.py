@@ -19,7 +19,7 @@ EVENTS_FILE = "events.jsonl"
 
 
 class DataFolderError(ValueError):
-    """A data folder is missing or holds a record that breaks its contract (path:line says where)."""
+    """A data folder is missing or holds a record breaking its contract (path:line says where)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class DataFolder:
 
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
     if not path.is_file():
-        raise DataFolderError(f"{path} not found: a data folder holds {ITEMS_FILE} and {EVENTS_FILE}")
+        raise DataFolderError(
+            f"{path} not found: a data folder holds {ITEMS_FILE} and {EVENTS_FILE}"
+        )
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -69,9 +71,12 @@ def read_events(path: Path, known_items: set[str] | None = None) -> list[Behavio
             event = parse_event(obj)
         except RecordError as exc:
             raise DataFolderError(f"{path}:{lineno}: {exc}") from exc
-        if known_items is not None and event.item_id is not None:
-            if event.item_id not in known_items:
-                raise DataFolderError(f"{path}:{lineno}: unknown item_id {event.item_id!r}")
+        if (
+            known_items is not None
+            and event.item_id is not None
+            and event.item_id not in known_items
+        ):
+            raise DataFolderError(f"{path}:{lineno}: unknown item_id {event.item_id!r}")
         events.append(event)
     events.sort(key=lambda e: e.ts)  # list.sort is stable: equal ts keep file order
     return events
@@ -93,7 +98,9 @@ def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def write_folder(folder: Path, items: Iterable[ItemRecord], events: Iterable[BehaviourEvent]) -> None:
+def write_folder(
+    folder: Path, items: Iterable[ItemRecord], events: Iterable[BehaviourEvent]
+) -> None:
     """Write a data folder (creating it); events are written in the order given."""
     folder.mkdir(parents=True, exist_ok=True)
     _write_jsonl(folder / ITEMS_FILE, (i.to_json() for i in items))

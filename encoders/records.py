@@ -1,9 +1,9 @@
 """The data contracts of DESIGN.md as typed records, with one validating parser per record.
 
-Data folders (``items.jsonl`` / ``events.jsonl``), the Kafka topics and training from the live log
-all go through :func:`parse_item` and :func:`parse_event`, so a record is valid in one place exactly
-when it is valid in every other. A bad record raises :class:`RecordError` whose ``reason`` is a short
-stable slug (for dead-letter records and counters) and whose message says what was wrong.
+Data folders (``items.jsonl`` / ``events.jsonl``), the Kafka topics and training from the live
+log all go through :func:`parse_item` and :func:`parse_event`, so a record is valid in one place
+exactly when it is valid in every other. A bad record raises :class:`RecordError` whose ``reason``
+is a short stable slug (for dead-letter records and counters) and whose message says what was wrong.
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ class ItemRecord:
     description: str = ""
     category: str = ""
     tags: tuple[str, ...] = ()
-    #: Optional extra modality vectors by name, e.g. {"image": (0.1, ...)}; missing ones are masked.
-    modalities: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    #: Optional extra modality vectors by name, e.g. {"image": (0.1, ...)}; missing ones masked.
+    modalities: Mapping[str, tuple[float, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     #: Optional numeric attributes, e.g. {"price": 2.55}.
     attributes: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -123,15 +125,22 @@ class BehaviourEvent:
 
 def _require_map(obj: object, what: str) -> Mapping[str, Any]:
     if not isinstance(obj, Mapping):
-        raise RecordError("not_an_object", f"{what} must be a JSON object, got {type(obj).__name__}")
+        raise RecordError(
+            "not_an_object", f"{what} must be a JSON object, got {type(obj).__name__}"
+        )
     return obj
 
 
-def _id(obj: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+def _required_id(obj: Mapping[str, Any], key: str) -> str:
+    value = _optional_id(obj, key)
+    if value is None:
+        raise RecordError("missing_field", f"'{key}' is required")
+    return value
+
+
+def _optional_id(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is None:
-        if required:
-            raise RecordError("missing_field", f"'{key}' is required")
         return None
     if not isinstance(value, str) or not value.strip():
         raise RecordError("bad_type", f"'{key}' must be a non-empty string")
@@ -164,7 +173,7 @@ def _number(value: object, key: str) -> float:
 def parse_item(obj: object) -> ItemRecord:
     """Validate one decoded JSON item value and build its record."""
     m = _require_map(obj, "item")
-    item_id = _id(m, "item_id")
+    item_id = _required_id(m, "item_id")
     title = _text(m, "title", MAX_TITLE_CHARS)
     if not title:
         raise RecordError("missing_field", "'title' is required and non-empty")
@@ -176,7 +185,9 @@ def parse_item(obj: object) -> ItemRecord:
     modalities: dict[str, tuple[float, ...]] = {}
     for name, vec in _require_map(m.get("modalities", {}), "'modalities'").items():
         if not isinstance(vec, list) or not 0 < len(vec) <= MAX_MODALITY_DIM:
-            raise RecordError("bad_type", f"modality '{name}' must be a list of 1..{MAX_MODALITY_DIM}")
+            raise RecordError(
+                "bad_type", f"modality '{name}' must be a list of 1..{MAX_MODALITY_DIM}"
+            )
         modalities[name] = tuple(_number(x, f"modalities.{name}") for x in vec)
     if len(modalities) > MAX_MODALITIES:
         raise RecordError("too_long", f"{len(modalities)} modalities, limit {MAX_MODALITIES}")
@@ -184,7 +195,6 @@ def parse_item(obj: object) -> ItemRecord:
     if len(attrs_raw) > MAX_ATTRIBUTES:
         raise RecordError("too_long", f"{len(attrs_raw)} attributes, limit {MAX_ATTRIBUTES}")
     attributes = {str(k): _number(v, f"attributes.{k}") for k, v in attrs_raw.items()}
-    assert item_id is not None  # required=True
     return ItemRecord(
         item_id=item_id,
         title=title,
@@ -202,8 +212,8 @@ def parse_event(obj: object) -> BehaviourEvent:
     Whether ``item_id`` names a known item is the caller's question (it needs the catalog).
     """
     m = _require_map(obj, "event")
-    event_id = _id(m, "event_id")
-    user_id = _id(m, "user_id")
+    event_id = _required_id(m, "event_id")
+    user_id = _required_id(m, "user_id")
     if "ts" not in m:
         raise RecordError("missing_field", "'ts' is required")
     ts = _number(m["ts"], "ts")
@@ -214,15 +224,16 @@ def parse_event(obj: object) -> BehaviourEvent:
         raise RecordError("missing_field", "'action' is required and a string")
     if action not in ACTIONS:
         raise RecordError("unknown_action", f"action {action[:40]!r} is not one of {ACTIONS}")
-    item_id = _id(m, "item_id", required=False)
+    item_id = _optional_id(m, "item_id")
     text = _text(m, "text", MAX_TEXT_CHARS)
     if item_id is None and not text:
         raise RecordError("missing_field", "an event needs 'item_id' or 'text'")
     value = None if m.get("value") is None else _number(m["value"], "value")
     context = _require_map(m.get("context", {}), "'context'")
     if len(context) > MAX_CONTEXT_KEYS:
-        raise RecordError("too_long", f"'context' has {len(context)} keys, limit {MAX_CONTEXT_KEYS}")
-    assert event_id is not None and user_id is not None  # required=True
+        raise RecordError(
+            "too_long", f"'context' has {len(context)} keys, limit {MAX_CONTEXT_KEYS}"
+        )
     return BehaviourEvent(
         event_id=event_id,
         user_id=user_id,
