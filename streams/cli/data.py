@@ -59,6 +59,23 @@ def online_retail(file: Path, out: Path, report_json: Path | None) -> None:
     _finish(report, out, report_json)
 
 
+@import_.command(name="movielens")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_OUT
+@_REPORT
+def movielens(folder: Path, out: Path, report_json: Path | None) -> None:
+    """Import an unpacked MovieLens folder (100K, 1M or latest/25M layout): one rate event per
+    rating, item text from title, year and genres."""
+    from encoders.data.movielens import import_movielens
+
+    try:
+        items, events, report = import_movielens(folder)
+    except DataImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    write_folder(out, items, events)
+    _finish(report, out, report_json)
+
+
 @data.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_OUT
