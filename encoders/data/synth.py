@@ -95,9 +95,9 @@ class SynthData:
         (folder / TRUTH_FILE).write_text(text + "\n", encoding="utf-8")
 
 
-def _make_items(rng: np.random.Generator, spec: SynthSpec, names: list[str]) -> tuple[
-    list[ItemRecord], list[str], list[np.ndarray]
-]:  # fmt: skip
+def _make_items(
+    rng: np.random.Generator, spec: SynthSpec, names: list[str]
+) -> tuple[list[ItemRecord], list[str], list[np.ndarray]]:
     """Items, each item's topic, and per topic the item indices sorted by popularity rank."""
     centroids = rng.normal(size=(spec.topics, max(spec.image_dim, 1)))  # (T, I)
     items: list[ItemRecord] = []
@@ -178,9 +178,13 @@ def _user_events(
         eid, t = f"{uid}-{i}", round(ts, 3)
         if switched:
             switches.append(
-                {"event_index": i, "ts": t, "from_topic": names[topics[i - 1]],
-                 "to_topic": names[topic]}
-            )  # fmt: skip
+                {
+                    "event_index": i,
+                    "ts": t,
+                    "from_topic": names[topics[i - 1]],
+                    "to_topic": names[topic],
+                }
+            )
         r = rng.random()
         # The first event of a new topic is always an item of that topic: the switch is observable.
         if not switched and r < spec.search_rate:

@@ -25,8 +25,10 @@ def table(rows: Mapping[str, Mapping[str, Any]], columns: Sequence[str], title: 
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                         enumerate(zip(cells, widths, strict=True)))  # fmt: skip
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     rule = "-" * len(line(header))
     return "\n".join([title, rule, line(header), rule, *(line(r) for r in body), rule])
@@ -100,8 +102,14 @@ def write_chart(result: Mapping[str, Any], path: Path) -> None:
         medians = [adapt[n].get("median_events_if_adapted") or 0.0 for n in names]
         ax.bar(range(len(names)), medians, color="tab:green")
         for i, n in enumerate(names):
-            ax.text(i, medians[i], f"{adapt[n]['adapted_share']:.0%} adapted", ha="center",
-                    va="bottom", fontsize=8)  # fmt: skip
+            ax.text(
+                i,
+                medians[i],
+                f"{adapt[n]['adapted_share']:.0%} adapted",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_title("events to adapt after a switch (median, adapted)")
     fig.suptitle(f"driftrec eval: {Path(result['dataset']['path']).name}")

@@ -188,9 +188,13 @@ def run_evaluation(
         build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         offline = evaluate_offline(
-            model, split, catalog, ks=options.ks, mask_history=options.mask_history,
+            model,
+            split,
+            catalog,
+            ks=options.ks,
+            mask_history=options.mask_history,
             batch_users=options.batch_users,
-        )  # fmt: skip
+        )
         entry: dict[str, Any] = dict(offline.metrics)
         entry["eval_s"] = round(time.perf_counter() - t0, 2)
         entry["build_s"] = round(build_s, 2)
@@ -200,9 +204,13 @@ def run_evaluation(
         if options.stream:
             t0 = time.perf_counter()
             stream = replay_stream(
-                model, stream_events, catalog, ks=options.ks,
-                mask_recent=options.stream_mask_recent, truth=truth,
-            )  # fmt: skip
+                model,
+                stream_events,
+                catalog,
+                ks=options.ks,
+                mask_recent=options.stream_mask_recent,
+                truth=truth,
+            )
             result["stream"][name] = {
                 "metrics": stream.metrics,
                 "predictions": stream.predictions,

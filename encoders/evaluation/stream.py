@@ -114,8 +114,9 @@ def replay_stream(
     states = model.initial_states(len(seqs))  # (U, S)
     acc = RankAccumulator(ks=ks)
     longest = max((len(s) for s in seqs), default=0)
-    for t in tqdm(range(longest), desc=f"stream {model.name}", unit=" step", leave=False,
-                  mininterval=2.0):  # fmt: skip
+    for t in tqdm(
+        range(longest), desc=f"stream {model.name}", unit=" step", leave=False, mininterval=2.0
+    ):
         active = [u for u, seq in enumerate(seqs) if len(seq) > t]
         for start in range(0, len(active), batch_size):
             rows = active[start : start + batch_size]

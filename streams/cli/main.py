@@ -7,6 +7,7 @@ from importlib.metadata import version
 import click
 
 from streams.cli.data import data
+from streams.cli.eval import eval_cmd
 from streams.cli.kafka import kafka
 
 
@@ -21,6 +22,7 @@ def cli() -> None:
 
 cli.add_command(kafka)
 cli.add_command(data)
+cli.add_command(eval_cmd)
 
 
 def main() -> None:
