@@ -6,6 +6,8 @@ from importlib.metadata import version
 
 import click
 
+from streams.cli.data import data
+from streams.cli.eval import eval_cmd
 from streams.cli.kafka import kafka
 
 
@@ -19,6 +21,8 @@ def cli() -> None:
 
 
 cli.add_command(kafka)
+cli.add_command(data)
+cli.add_command(eval_cmd)
 
 
 def main() -> None:
