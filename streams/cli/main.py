@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 import click
 
+from streams.cli.data import data
 from streams.cli.kafka import kafka
 
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 
 cli.add_command(kafka)
+cli.add_command(data)
 
 
 def main() -> None:
