@@ -60,7 +60,7 @@ def decode_event(raw: bytes | None, key: bytes | None, *, max_bytes: int) -> Beh
     return event
 
 
-def decode_item(raw: bytes, key: bytes | None, *, max_bytes: int) -> ItemRecord:
+def decode_item(raw: bytes | None, key: bytes | None, *, max_bytes: int) -> ItemRecord:
     """A validated catalog item (tombstones are handled by the caller)."""
     item = parse_item(decode_json(raw, max_bytes=max_bytes, key=key))
     if key is not None and key != item.item_id.encode("utf-8"):
