@@ -208,8 +208,8 @@ def wait_for_count(
         consumer.close()
 
 
-def group_members(bootstrap: str, group: str) -> int:
-    """Members of a consumer group that hold a partition assignment (0 when unknown)."""
+def group_members(bootstrap: str, group: str, topic: str) -> int:
+    """Members of a stable consumer group holding at least one partition of ``topic``."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         info = admin.describe_groups([group]).get(group, {})
@@ -217,6 +217,11 @@ def group_members(bootstrap: str, group: str) -> int:
         return 0
     finally:
         admin.close()
-    if info.get("state") != "Stable":
+    if info.get("group_state") != "Stable":
         return 0
-    return len(info.get("members", []))
+    holding = 0
+    for member in info.get("members", []):
+        assigned = (member.get("member_assignment") or {}).get("assigned_partitions", [])
+        if any(a.get("topic") == topic and a.get("partitions") for a in assigned):
+            holding += 1
+    return holding

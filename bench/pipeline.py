@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.kafkaio import group_members, produce_all, produce_paced, read_topic, wait_for_count
+from bench.kafkaio import (
+    Received,
+    group_members,
+    produce_all,
+    produce_paced,
+    read_topic,
+    wait_for_count,
+)
 from bench.stats import latency_summary, rate
 from bench.targets import Run, Target
 from bench.workers import WorkerProcess
@@ -58,12 +65,37 @@ def _stop_all(workers: Sequence[WorkerProcess]) -> None:
         w.stop()
 
 
-def _output_rate(got: Sequence[Any], label: str) -> tuple[float, float]:
-    stamps = sorted(r.timestamp_ms for r in got)
-    seconds = (stamps[-1] - stamps[0]) / 1000.0
+def _first_outputs(target: Target, got: Sequence[Received]) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for r in got:
+        event_id, _ = target.parse_output(r.value)
+        first[event_id] = min(first.get(event_id, r.timestamp_ms), r.timestamp_ms)
+    return first
+
+
+def _result(
+    target: Target, bootstrap: str, run: Run, expect: int, workers: Sequence[WorkerProcess]
+) -> ThroughputResult:
+    """Time the first output of every distinct event: redeliveries (after a rebalance, say) are
+    counted as duplicates, not as throughput."""
+    got = read_topic(bootstrap, run.sink, expect)
+    first = _first_outputs(target, got)
+    if len(first) < expect:  # duplicates took some of the count: wait for the missing ones
+        more = wait_for_count(bootstrap, run.sink, len(got) + expect - len(first), 60, idle_s=3)
+        got = read_topic(bootstrap, run.sink, more)
+        first = _first_outputs(target, got)
+    stamps = sorted(first.values())
+    seconds = (stamps[-1] - stamps[0]) / 1000.0 if stamps else 0.0
     if len(stamps) < 2 or seconds <= 0:
-        raise BenchError(f"{label}: {len(stamps)} outputs over {seconds} s is too short to time")
-    return rate(len(stamps) - 1, seconds), seconds
+        raise BenchError(f"{target.name}: {len(stamps)} outputs over {seconds} s cannot be timed")
+    return ThroughputResult(
+        events_per_s=rate(len(stamps) - 1, seconds),
+        outputs=len(stamps),
+        seconds=seconds,
+        out_bytes_mean=sum(len(r.value) for r in got) / len(got),
+        peak_rss_bytes=max(w.peak_rss for w in workers),
+        extra={"duplicates": len(got) - len(stamps)},
+    )
 
 
 def throughput(
@@ -101,15 +133,7 @@ def throughput(
             f"{target.name}: {n}/{expect_outputs} outputs within {timeout_s:.0f} s; "
             f"worker log {worker.log}:\n{worker.log_tail()}"
         )
-    got = read_topic(bootstrap, run.sink, expect_outputs)
-    events_per_s, seconds = _output_rate(got, target.name)
-    return ThroughputResult(
-        events_per_s=events_per_s,
-        outputs=len(got),
-        seconds=seconds,
-        out_bytes_mean=sum(len(r.value) for r in got) / len(got),
-        peak_rss_bytes=worker.peak_rss,
-    )
+    return _result(target, bootstrap, run, expect_outputs, [worker])
 
 
 EventMaker = Callable[[str, int, float], tuple[bytes, bytes]]
@@ -196,7 +220,7 @@ def scale_out(
     procs = [target.start_worker(run, i) for i in range(workers)]
     try:
         deadline = time.monotonic() + 120
-        while group_members(bootstrap, run.run_id) < workers:
+        while group_members(bootstrap, run.run_id, run.source) < workers:
             for p in procs:
                 p.check_alive()
             if time.monotonic() > deadline:
@@ -215,15 +239,7 @@ def scale_out(
         _stop_all(procs)
     if n < expect_outputs:
         raise BenchError(f"{target.name} x{workers}: {n}/{expect_outputs} outputs")
-    got = read_topic(bootstrap, run.sink, expect_outputs)
-    events_per_s, seconds = _output_rate(got, f"{target.name} x{workers}")
-    return ThroughputResult(
-        events_per_s=events_per_s,
-        outputs=len(got),
-        seconds=seconds,
-        out_bytes_mean=sum(len(r.value) for r in got) / len(got),
-        peak_rss_bytes=max(p.peak_rss for p in procs),
-    )
+    return _result(target, bootstrap, run, expect_outputs, procs)
 
 
 def _prefixed(make: EventMaker, prefix: str) -> Callable[[int, float], tuple[bytes, bytes]]:

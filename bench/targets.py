@@ -81,7 +81,7 @@ class Passthrough:
             datadir=str(run.workdir / f"worker-{index}"),
         )
         return WorkerProcess(
-            python_module("bench.passthrough", "worker", "-l", "warning"),
+            python_module("bench.passthrough", "worker", "-l", "warn", "--without-web"),
             env=worker_env(cfg),
             log=run.workdir / f"worker-{index}.log",
             cwd=run.workdir,
