@@ -9,6 +9,7 @@ import click
 from streams.cli.data import data
 from streams.cli.eval import eval_cmd
 from streams.cli.kafka import kafka
+from streams.cli.pipeline import PIPELINE_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -23,6 +24,8 @@ def cli() -> None:
 cli.add_command(kafka)
 cli.add_command(data)
 cli.add_command(eval_cmd)
+for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
+    cli.add_command(_command)
 
 
 def main() -> None:
