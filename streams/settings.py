@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from profiles.policy import PolicyConfig
+
 #: Repository root; ops/ (broker pom, Prometheus and Grafana files) is found relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,9 +47,83 @@ class Settings(BaseSettings):
     kafka_heap: str = Field(default="512m", description="Broker JVM heap (-Xmx).")
     kafka_start_timeout_s: float = Field(default=90.0, gt=0)
 
+    # --- Topics (DESIGN.md data contracts); the worker creates them ---
+    events_topic: str = Field(default="behaviour-events", description="Events (key user_id).")
+    items_topic: str = Field(default="items", description="Compacted catalog (key item_id).")
+    recommendations_topic: str = Field(default="recommendations", description="Published lists.")
+    dlq_suffix: str = Field(default="-dlq", description="Dead-letter topic = <topic><suffix>.")
+    partitions: int = Field(
+        default=4, ge=1, le=1024, description="Partitions of the events and recommendations topics."
+    )
+    replication_factor: int = Field(default=1, ge=1)
+    max_message_bytes: int = Field(
+        default=65_536, ge=1024, description="Larger messages are dead-lettered as too_large."
+    )
+
+    # --- The worker (Faust app) ---
+    app_id: str = Field(default="driftrec", description="Faust app id = Kafka consumer group.")
+    web_host: str = Field(default="127.0.0.1", description="HTTP bind address (views, /metrics).")
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    data_dir: Path | None = Field(
+        default=None, description="RocksDB table folder; default <home>/worker-<web_port>."
+    )
+    model_dir: Path | None = Field(
+        default=None, description="Checkpoint from `driftrec train`; unset: untrained (warning)."
+    )
+    device: str = Field(default="auto", description="auto (cuda when present), cpu or cuda[:N].")
+    text_encoder: str | None = Field(
+        default=None, description="Hugging Face model path; default: the packaged MiniLM."
+    )
+    batch_max: int = Field(default=256, ge=1, le=65_536, description="Events per micro-batch.")
+    batch_wait_s: float = Field(
+        default=0.05, gt=0, description="Longest wait to fill a micro-batch (seconds)."
+    )
+    item_batch_max: int = Field(default=256, ge=1, description="Items embedded per batch.")
+    top_k: int = Field(default=10, ge=1, le=1000, description="Items per published list.")
+    recent_window: int = Field(default=20, ge=1, le=200, description="Recent events kept per user.")
+    lag_interval_s: float = Field(default=5.0, gt=0, description="Consumer-lag gauge refresh.")
+
+    # --- Publish policy (profiles.policy.PolicyConfig) ---
+    drift_floor: float = Field(default=0.05, ge=0, le=2, description="Lowest drift threshold.")
+    drift_ceiling: float = Field(default=0.5, ge=0, le=2, description="Highest drift threshold.")
+    drift_k: float = Field(default=2.0, ge=0, description="Std devs above a user's usual drift.")
+    drift_alpha: float = Field(default=0.1, gt=0, le=1, description="Drift statistics EMA weight.")
+    drift_confirm: int = Field(
+        default=2, ge=1, description="Consecutive events over the threshold before a drift list."
+    )
+    refresh_events: int = Field(default=50, ge=1, description="Refresh a list after N events.")
+    refresh_seconds: float = Field(
+        default=3600.0, gt=0, description="Refresh a list after this much event time."
+    )
+
     @property
     def kafka_dir(self) -> Path:
         return self.home / "kafka"
+
+    @property
+    def worker_data_dir(self) -> Path:
+        """Where this worker keeps its RocksDB tables."""
+        return self.data_dir or self.home / f"worker-{self.web_port}"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Persistent text-vector cache shared by workers on this machine."""
+        return self.home / "cache"
+
+    def dlq_topic(self, topic: str) -> str:
+        return f"{topic}{self.dlq_suffix}"
+
+    def policy_config(self) -> PolicyConfig:
+        """The publish-policy knobs as the profiles package takes them."""
+        return PolicyConfig(
+            floor=self.drift_floor,
+            ceiling=self.drift_ceiling,
+            k=self.drift_k,
+            alpha=self.drift_alpha,
+            confirm=self.drift_confirm,
+            refresh_events=self.refresh_events,
+            refresh_seconds=self.refresh_seconds,
+        )
 
     def kafka_ssl_context(self) -> ssl.SSLContext | None:
         """TLS context for asyncio clients (aiokafka, Faust); None for plaintext protocols."""

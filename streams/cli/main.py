@@ -6,7 +6,9 @@ from importlib.metadata import version
 
 import click
 
+from streams.cli.data import data
 from streams.cli.kafka import kafka
+from streams.cli.pipeline import PIPELINE_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -19,6 +21,9 @@ def cli() -> None:
 
 
 cli.add_command(kafka)
+cli.add_command(data)
+for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,0 +1,89 @@
+"""The driftrec network: item tower + event fusion + interest LSTM, in one module.
+
+Training runs :meth:`DriftRecModel.sequence` over padded histories; serving runs
+:meth:`DriftRecModel.step_events` one event per user. Both call the same fusion and LSTM code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from encoders.config import ModelConfig
+from encoders.fusion import EventFusion, ItemTower
+from encoders.interest import InterestLSTM, long_term_sequence, served_interest
+
+
+@dataclass
+class EventTensors:
+    """A batch of events, leading shape ``(B,)`` or ``(B, T)`` (padding: item -1, mask 0)."""
+
+    item: torch.Tensor  # (...) long catalog index, -1 = no item
+    action: torch.Tensor  # (...) long
+    gap_s: torch.Tensor  # (...) float
+    text_vec: torch.Tensor  # (..., text_dim)
+    has_text: torch.Tensor  # (...) float 0/1
+    mask: torch.Tensor  # (...) bool: a real event (False = padding)
+
+    def to(self, device: torch.device) -> EventTensors:
+        return EventTensors(
+            *(getattr(self, f).to(device) for f in EventTensors.__dataclass_fields__)
+        )
+
+
+class DriftRecModel(nn.Module):
+    """``item_vectors(features (N, F), ids (N,)) -> (N, D)``; ``sequence(events (B, T), ...) ->
+    (h, served) (B, T, D)``; ``step_events(...) -> (h (B, D), state (B, S))``."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tower = ItemTower(config)
+        self.fusion = EventFusion(config)
+        self.lstm = InterestLSTM(config)
+
+    def item_vectors(self, features: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        vecs: torch.Tensor = self.tower(features, ids)  # (N, D)
+        return vecs
+
+    def fuse_rows(
+        self,
+        features: torch.Tensor,  # (..., F)
+        vecs: torch.Tensor,  # (..., D)
+        has_item: torch.Tensor,  # (...)
+        action: torch.Tensor,
+        gap_s: torch.Tensor,
+        text_vec: torch.Tensor,
+        has_text: torch.Tensor,
+    ) -> torch.Tensor:
+        """LSTM inputs from per-event item rows (zeros where there is no item): (..., D)."""
+        x: torch.Tensor = self.fusion(features, vecs, has_item, action, gap_s, text_vec, has_text)
+        return x
+
+    def fuse(self, ev: EventTensors, features: torch.Tensor, vecs: torch.Tensor) -> torch.Tensor:
+        """LSTM inputs gathering the catalog's features (N, F) and vectors (N, D) by ev.item."""
+        has_item = (ev.item >= 0).to(features.dtype)
+        idx = ev.item.clamp(min=0)
+        f = features[idx] * has_item.unsqueeze(-1)  # (..., F)
+        v = vecs[idx] * has_item.unsqueeze(-1)  # (..., D)
+        return self.fuse_rows(f, v, has_item, ev.action, ev.gap_s, ev.text_vec, ev.has_text)
+
+    def sequence(
+        self, ev: EventTensors, features: torch.Tensor, vecs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Events (B, T), right-padded -> (h (B, T, D), served interest (B, T, D)).
+
+        Position t of either output only depends on events 0..t, so padding after a user's last
+        event never changes their real positions.
+        """
+        x = self.fuse(ev, features, vecs)  # (B, T, D)
+        h, _ = self.lstm(x)  # (B, T, D)
+        return h, served_interest(h, long_term_sequence(h, self.config), self.config)
+
+    def step_events(
+        self, x: torch.Tensor, state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fused inputs (B, D), packed states (B, S) -> (h (B, D), new state (B, S))."""
+        return self.lstm.step(x, state)

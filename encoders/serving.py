@@ -1,0 +1,231 @@
+"""The serving contract: what the streaming pipeline calls, one event per user per step.
+
+.. code-block:: python
+
+    model = ServingModel.load(model_dir, device="auto", cache_dir=Path("cache"))
+    items = model.embed_items(records)                  # list[ItemEmbedding]; text cache first
+    state = model.initial_state()                       # (S,) float32, S = 2·D
+    states, h = model.step(states, events)              # (B, S) + one StepEvent per row
+                                                        #   -> (B, S), (B, D)
+    long = model.update_long_term(long, count, h)       # (B, D): running mean or EMA of h
+    interest = model.served_interest(h, long)           # (B, D), L2-normalised
+    scores = model.score(interest, item_matrix)         # (B, D) x (N, D) -> (B, N)
+
+* ``model_dir=None`` runs an *untrained* model (seeded, deterministic) and logs a loud warning.
+* ``version`` is the checkpoint's content id (``m-<sha256[:12]>``) or ``untrained-<seed>-<hash>``;
+  profiles made under another version must not be mixed with this one.
+* Arrays in and out are numpy float32 on the host; the work runs on ``device`` (CUDA when present
+  with device="auto"; the language model in fp16 there). Same inputs give the same outputs on CPU.
+* Free text of events (queries, comments) is encoded inside :meth:`ServingModel.step` in one batched
+  call and not cached (it is ephemeral and would grow the cache without bound); item texts are
+  cached persistently under ``cache_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from encoders.checkpoint import CheckpointError, load_checkpoint
+from encoders.config import ModelConfig
+from encoders.fusion import item_features
+from encoders.interest import served_interest, update_long_term
+from encoders.model import DriftRecModel
+from encoders.records import ACTIONS, ItemRecord
+from encoders.textcache import TextVectorCache
+from encoders.textenc import TextEncoder, resolve_device
+
+log = logging.getLogger(__name__)
+F32 = npt.NDArray[np.float32]
+_ACTION_INDEX = {a: i for i, a in enumerate(ACTIONS)}
+
+
+@dataclass(frozen=True)
+class ItemEmbedding:
+    item_id: str
+    features: F32  # (F,) fused item input features (text + masked modalities + attributes)
+    vec: F32  # (D,) item-tower vector in the interest space, used for retrieval
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    action: str  # one of encoders.records.ACTIONS
+    gap_s: float  # seconds since this user's previous applied event (0.0 for the first)
+    item: ItemEmbedding | None  # None for item-less events (a search with only text)
+    text: str | None  # the event's free text, encoded inside step() in one batched call
+
+
+class ServingModel:
+    """A loaded interest model plus its text encoder; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        net: DriftRecModel,
+        encoder: TextEncoder,
+        *,
+        version: str,
+        item_ids: Sequence[str] = (),
+        device: torch.device,
+    ) -> None:
+        if encoder.dim != net.config.text_dim:
+            raise CheckpointError(
+                f"text encoder {encoder.encoder_id} gives {encoder.dim}-d vectors, the model "
+                f"was trained on {net.config.text_dim}-d ones: pass the encoder it was trained with"
+            )
+        self.net = net.eval().to(device)
+        self.encoder = encoder
+        self.config: ModelConfig = net.config
+        self.version = version
+        self.device = device
+        self.dim = net.config.dim
+        self.state_dim = net.config.state_dim
+        self.feature_dim = net.config.feature_dim
+        self._id_index = {item_id: i for i, item_id in enumerate(item_ids)}
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | None,
+        *,
+        device: str = "auto",
+        cache_dir: Path | None = None,
+        text_encoder: str | None = None,
+        seed: int = 0,
+    ) -> ServingModel:
+        """A checkpoint folder from ``driftrec train``, or ``None`` for an untrained model."""
+        dev = resolve_device(device)
+        cache = TextVectorCache(cache_dir) if cache_dir is not None else None
+        if model_dir is None:
+            encoder = TextEncoder(text_encoder, device=dev, cache=cache)
+            config = ModelConfig(text_dim=encoder.dim)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                net = DriftRecModel(config)
+            digest = hashlib.sha256((config.dumps() + encoder.encoder_id).encode()).hexdigest()
+            version = f"untrained-{seed}-{digest[:8]}"
+            log.warning(
+                "NO MODEL CHECKPOINT: serving an UNTRAINED interest model (%s); lists will be "
+                "close to random. Train one with `driftrec train --data DIR --out MODEL_DIR`.",
+                version,
+            )
+            return cls(net, encoder, version=version, device=dev)
+        ckpt = load_checkpoint(Path(model_dir))
+        if ckpt.kind != "driftrec":
+            raise CheckpointError(
+                f"{model_dir} holds a {ckpt.kind!r} model; only 'driftrec' models can be served"
+            )
+        config = ModelConfig.from_json(ckpt.config)
+        net = DriftRecModel(config)
+        try:
+            net.load_state_dict(ckpt.state)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{model_dir}: weights do not fit the config ({exc})") from exc
+        source = text_encoder if text_encoder is not None else ckpt.text_encoder.get("source")
+        encoder = TextEncoder(source, device=dev, cache=cache)
+        trained_id = ckpt.text_encoder.get("id")
+        if trained_id and trained_id != encoder.encoder_id:
+            log.warning(
+                "model %s was trained with text encoder %s, serving with %s",
+                ckpt.version,
+                trained_id,
+                encoder.encoder_id,
+            )
+        return cls(net, encoder, version=ckpt.version, item_ids=ckpt.item_ids, device=dev)
+
+    @property
+    def text_cache_hits(self) -> int:
+        return self.encoder.cache_hits
+
+    @property
+    def text_cache_misses(self) -> int:
+        return self.encoder.cache_misses
+
+    def encode_texts(self, texts: Sequence[str], *, cache: bool = True) -> F32:
+        """``(B, text_dim)`` L2-normalised text vectors (through the text cache if ``cache``)."""
+        if cache:
+            return self.encoder.encode(texts)
+        saved, self.encoder.cache = self.encoder.cache, None
+        try:
+            return self.encoder.encode(texts)
+        finally:
+            self.encoder.cache = saved
+
+    def embed_items(self, items: Sequence[ItemRecord]) -> list[ItemEmbedding]:
+        """Features and tower vectors for ``items``, batched; item texts from the cache first."""
+        if not items:
+            return []
+        feats = item_features(items, self.encode_texts([i.text for i in items]), self.config)
+        ids = torch.tensor([self._id_index.get(i.item_id, -1) for i in items], dtype=torch.long)
+        with torch.inference_mode():
+            vecs = self.net.item_vectors(
+                torch.from_numpy(feats).to(self.device), ids.to(self.device)
+            )
+        out = vecs.float().cpu().numpy()  # (N, D)
+        return [ItemEmbedding(it.item_id, f, v) for it, f, v in zip(items, feats, out, strict=True)]
+
+    def initial_state(self) -> F32:
+        return np.zeros(self.state_dim, dtype=np.float32)  # (S,)
+
+    def step(self, states: F32, events: Sequence[StepEvent]) -> tuple[F32, F32]:
+        """states (B, S), one event per row (B different users) -> (new states (B, S), h (B, D))."""
+        b = len(events)
+        if states.shape != (b, self.state_dim):
+            raise ValueError(f"states {states.shape} do not match ({b}, {self.state_dim})")
+        unknown = [e.action for e in events if e.action not in _ACTION_INDEX]
+        if unknown:
+            raise ValueError(f"unknown action {unknown[0]!r}; expected one of {ACTIONS}")
+        feats = np.zeros((b, self.feature_dim), dtype=np.float32)
+        vecs = np.zeros((b, self.dim), dtype=np.float32)
+        has_item = np.zeros(b, dtype=np.float32)
+        for row, e in enumerate(events):
+            if e.item is not None:
+                feats[row], vecs[row], has_item[row] = e.item.features, e.item.vec, 1.0
+        text_rows = [r for r, e in enumerate(events) if e.text]
+        text_vecs = np.zeros((b, self.config.text_dim), dtype=np.float32)
+        if text_rows:
+            texts = [events[r].text or "" for r in text_rows]
+            text_vecs[text_rows] = self.encode_texts(texts, cache=False)
+        has_text = np.zeros(b, dtype=np.float32)
+        has_text[text_rows] = 1.0
+        dev = self.device
+
+        def t(a: npt.NDArray[np.generic]) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
+
+        actions = np.array([_ACTION_INDEX[e.action] for e in events], dtype=np.int64)
+        gaps = np.array([max(e.gap_s, 0.0) for e in events], dtype=np.float32)
+        with torch.inference_mode():
+            x = self.net.fuse_rows(
+                t(feats), t(vecs), t(has_item), t(actions), t(gaps), t(text_vecs), t(has_text)
+            )
+            h, new_states = self.net.step_events(x, t(states.astype(np.float32)))
+        return new_states.float().cpu().numpy(), h.float().cpu().numpy()
+
+    def update_long_term(self, long: F32, count: npt.NDArray[np.integer], h: F32) -> F32:
+        """long (B, D), count (B,) events applied before this one, h (B, D) -> new long (B, D)."""
+        out = update_long_term(
+            torch.from_numpy(long),
+            torch.from_numpy(np.asarray(count)),
+            torch.from_numpy(h),
+            self.config,
+        )
+        return out.numpy().astype(np.float32)
+
+    def served_interest(self, h: F32, long: F32) -> F32:
+        """(B, D), (B, D) -> (B, D) L2-normalised mix of short- and long-term interest."""
+        out = served_interest(torch.from_numpy(h), torch.from_numpy(long), self.config)
+        return out.numpy().astype(np.float32)
+
+    def score(self, users: F32, items: F32) -> F32:
+        """users (B, D) x items (N, D) -> (B, N) inner products (on the device)."""
+        with torch.inference_mode():
+            u = torch.from_numpy(np.ascontiguousarray(users, dtype=np.float32)).to(self.device)
+            v = torch.from_numpy(np.ascontiguousarray(items, dtype=np.float32)).to(self.device)
+            return (u @ v.T).cpu().numpy()

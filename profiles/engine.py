@@ -1,0 +1,281 @@
+"""The pure batch engine: a micro-batch of events + the users' profiles -> new profiles and lists.
+
+Users' events are applied in *rounds*: round r takes the r-th new event of every user in the batch,
+so each round is ONE batched ``model.step`` across users while each user's events stay in order.
+After every event the drift and the publish policy decide whether the user gets a new list; all
+lists of the batch are then retrieved with one batched matrix product. Redelivered events (offset
+at or below the profile's last applied offset for that partition, or an event id still in the
+recent window) are skipped, which makes state updates effectively-once under at-least-once
+delivery. The engine has no Kafka and no clock: equal inputs give equal outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from encoders.records import BehaviourEvent
+from encoders.serving import ItemEmbedding, StepEvent
+from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
+from profiles.profile import Applied, RecentEvent, UserProfile
+from profiles.retrieval import ItemIndex, Query, Scored
+
+log = logging.getLogger(__name__)
+
+
+class InterestModel(Protocol):
+    """The part of ``encoders.serving.ServingModel`` the engine uses."""
+
+    version: str
+    dim: int
+
+    def initial_state(self) -> np.ndarray: ...
+    def step(
+        self, states: np.ndarray, events: Sequence[StepEvent]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def update_long_term(
+        self, long: np.ndarray, count: np.ndarray, h: np.ndarray
+    ) -> np.ndarray: ...
+    def served_interest(self, h: np.ndarray, long: np.ndarray) -> np.ndarray: ...
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One decoded event with where it came from; ``ref`` is the caller's handle (batch index)."""
+
+    event: BehaviourEvent
+    source: str  # "topic:partition"
+    offset: int
+    ref: int
+
+
+@dataclass(frozen=True)
+class RecList:
+    """One list to publish (or answer on request)."""
+
+    user_id: str
+    items: list[Scored]
+    trigger: Trigger
+    drift: float
+    model_version: str
+    event_id: str | None
+    event_ts: float | None
+    ref: int | None  # the triggering record
+
+    def to_json(self, published_ts: float) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "items": [s.to_json() for s in self.items],
+            "trigger": self.trigger,
+            "drift": round(self.drift, 6),
+            "model_version": self.model_version,
+            "event_id": self.event_id,
+            "event_ts": self.event_ts,
+            "published_ts": published_ts,
+        }
+
+
+@dataclass
+class BatchResult:
+    """What the caller writes, sends and counts."""
+
+    profiles: dict[str, UserProfile] = field(default_factory=dict)  # changed profiles
+    profile_refs: dict[str, int] = field(default_factory=dict)  # a record of each changed user
+    lists: list[RecList] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (ref, reason, message)
+    duplicates: list[int] = field(default_factory=list)
+    applied: int = 0
+    resets: int = 0
+    drifts: list[float] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)
+    retrieval_seconds: float | None = None
+
+
+class Engine:
+    """Applies micro-batches to profiles with one model; holds no per-user state itself."""
+
+    def __init__(
+        self,
+        model: InterestModel,
+        index: ItemIndex[ItemEmbedding],
+        policy: PolicyConfig,
+        *,
+        top_k: int = 10,
+        window: int = 20,
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.policy = policy
+        self.top_k = top_k
+        self.window = window
+
+    def new_profile(self, user_id: str) -> UserProfile:
+        return UserProfile(
+            user_id,
+            self.model.version,
+            self.model.initial_state(),
+            self.model.dim,
+            config=self.policy,
+            window=self.window,
+        )
+
+    def load(self, user_id: str, stored: UserProfile | None, result: BatchResult) -> UserProfile:
+        """The profile to continue from: stored, new, or reset when made by another model."""
+        if stored is None:
+            return self.new_profile(user_id)
+        if stored.model_version != self.model.version:
+            log.warning(
+                "profile of user %r was made by model %s, serving %s: model state reset "
+                "(offsets and recent events kept)",
+                user_id,
+                stored.model_version,
+                self.model.version,
+            )
+            stored.reset_model(self.model.version, self.model.initial_state(), self.model.dim)
+            result.resets += 1
+        return stored
+
+    def process(
+        self, batch: Sequence[Incoming], stored: Mapping[str, UserProfile | None]
+    ) -> BatchResult:
+        """Apply ``batch`` (any order across users, in order per user) to ``stored`` profiles."""
+        result = BatchResult()
+        queues: dict[str, list[Incoming]] = {}
+        for inc in batch:
+            item_id = inc.event.item_id
+            if item_id is not None and item_id not in self.index:
+                result.rejected.append(
+                    (inc.ref, "unknown_item", f"item {item_id[:60]!r} is not in the catalog")
+                )
+                continue
+            queues.setdefault(inc.event.user_id, []).append(inc)
+        profiles: dict[str, UserProfile] = {}
+        for user_id, incs in queues.items():
+            profile = self.load(user_id, stored.get(user_id), result)
+            fresh = self._dedupe(profile, incs, result)
+            queues[user_id] = fresh
+            if fresh:
+                profiles[user_id] = profile
+                result.profile_refs[user_id] = fresh[-1].ref
+        pending: list[tuple[UserProfile, Incoming, Trigger, float, Query]] = []
+        depth = max((len(q) for q in queues.values()), default=0)
+        for r in range(depth):
+            round_ = [(profiles[u], q[r]) for u, q in queues.items() if len(q) > r]
+            pending.extend(self._round(round_, result))
+        for user_id, profile in profiles.items():
+            result.profiles[user_id] = profile
+        if pending:
+            t0 = time.perf_counter()
+            lists = self.index.top_k([p[4] for p in pending], self.top_k, score=self.model.score)
+            result.retrieval_seconds = time.perf_counter() - t0
+            for (profile, inc, trigger, drift, _), items in zip(pending, lists, strict=True):
+                result.lists.append(
+                    RecList(
+                        user_id=profile.user_id,
+                        items=items,
+                        trigger=trigger,
+                        drift=drift,
+                        model_version=self.model.version,
+                        event_id=inc.event.event_id,
+                        event_ts=inc.event.ts,
+                        ref=inc.ref,
+                    )
+                )
+        return result
+
+    @staticmethod
+    def _dedupe(profile: UserProfile, incs: list[Incoming], result: BatchResult) -> list[Incoming]:
+        last: dict[str, int] = dict(profile.offsets)
+        seen = {e.event_id for e in profile.recent}
+        fresh = []
+        for inc in incs:
+            if inc.offset <= last.get(inc.source, -1) or inc.event.event_id in seen:
+                result.duplicates.append(inc.ref)
+                continue
+            last[inc.source] = inc.offset
+            seen.add(inc.event.event_id)
+            fresh.append(inc)
+        return fresh
+
+    def _round(
+        self, round_: list[tuple[UserProfile, Incoming]], result: BatchResult
+    ) -> list[tuple[UserProfile, Incoming, Trigger, float, Query]]:
+        steps = []
+        for profile, inc in round_:
+            e = inc.event
+            item = None if e.item_id is None else self.index.payload(e.item_id)
+            steps.append(
+                StepEvent(action=e.action, gap_s=profile.gap_s(e.ts), item=item, text=e.text)
+            )
+        states = np.stack([p.state for p, _ in round_])  # (B, S)
+        t0 = time.perf_counter()
+        new_states, h = self.model.step(states, steps)  # (B, S), (B, D)
+        long = np.stack([p.long_term for p, _ in round_])  # (B, D)
+        count = np.array([p.events_applied for p, _ in round_], dtype=np.int64)  # (B,)
+        long = self.model.update_long_term(long, count, h)  # (B, D)
+        interest = self.model.served_interest(h, long)  # (B, D)
+        result.step_seconds.append(time.perf_counter() - t0)
+        published = np.stack(
+            [interest[b] if p.published is None else p.published for b, (p, _) in enumerate(round_)]
+        )  # (B, D); no list yet: drift 0
+        drift = cosine_drift(interest, published)  # (B,)
+        out = []
+        for b, (profile, inc) in enumerate(round_):
+            e = inc.event
+            had_list = profile.published is not None
+            profile.update(
+                Applied(
+                    event=RecentEvent(e.event_id, e.item_id, e.action, e.ts),
+                    source=inc.source,
+                    offset=inc.offset,
+                    state=new_states[b],
+                    long_term=long[b],
+                    interest=interest[b],
+                    drift=float(drift[b]),
+                )
+            )
+            result.applied += 1
+            if had_list:
+                result.drifts.append(float(drift[b]))
+            trigger = decide(
+                self.policy,
+                has_list=had_list,
+                streak=profile.drift.streak,
+                events_since_list=profile.events_since_list,
+                ts=e.ts,
+                list_ts=profile.list_ts,
+            )
+            if trigger is not None:
+                out.append((profile, inc, trigger, float(drift[b]), self.query(profile)))
+                profile.mark_published(e.ts)
+        return out
+
+    def query(self, profile: UserProfile) -> Query:
+        """Retrieval request for a profile's current interest."""
+        recent = tuple(
+            (e.event_id, e.item_id, e.action) for e in profile.recent if e.item_id is not None
+        )
+        return Query(profile.get().copy(), frozenset(profile.consumed()), recent)
+
+    def recommend(self, profile: UserProfile) -> RecList:
+        """An on-demand list (trigger ``request``); the profile is not changed."""
+        items = self.index.top_k([self.query(profile)], self.top_k, score=self.model.score)[0]
+        drift = 0.0
+        if profile.published is not None:
+            drift = float(cosine_drift(profile.get()[None], profile.published[None])[0])
+        return RecList(
+            profile.user_id,
+            items,
+            "request",
+            drift,
+            self.model.version,
+            profile.last_event_id,
+            profile.last_ts,
+            None,
+        )

@@ -1,0 +1,175 @@
+"""The in-memory item matrix and batched top-K retrieval with exclusion and ``because``.
+
+:class:`ItemIndex` keeps every item's retrieval vector in one preallocated (capacity, D) float32
+matrix, updated in place as items arrive or are deleted (swap-remove), plus each item's full
+payload (whatever the model needs, e.g. its fused features). Retrieval of B users is one matrix
+product (B, D) x (D, N) -> (B, N) (``score`` is injectable so the model can run it on its device),
+masked for excluded items, then an arg-partition for the top K of each row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+
+P = TypeVar("P")
+ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def dot_scores(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Inner product: users (B, D) x items (N, D) -> (B, N)."""
+    return np.asarray(users @ items.T, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Because:
+    """The recent behaviour a listed item is closest to."""
+
+    event_id: str
+    item_id: str
+    action: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"event_id": self.event_id, "item_id": self.item_id, "action": self.action}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One listed item."""
+
+    item_id: str
+    score: float
+    because: Because | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "item_id": self.item_id,
+            "score": round(self.score, 6),
+            "because": None if self.because is None else self.because.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Query:
+    """One retrieval request: an interest, items to leave out, and recent events for ``because``."""
+
+    interest: np.ndarray  # (D,)
+    exclude: frozenset[str]
+    recent: Sequence[tuple[str, str, str]]  # (event_id, item_id, action), oldest first
+
+
+class ItemIndex(Generic[P]):
+    """Item vectors (N, D) for retrieval, with per-item payloads; incremental upserts/deletes."""
+
+    def __init__(self, dim: int, capacity: int = 1024) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}")
+        self.dim = dim
+        self._matrix = np.zeros((max(capacity, 1), dim), dtype=np.float32)  # (capacity, D)
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+        self._payload: dict[str, P] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._row
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The live rows (N, D), a view: do not keep it across updates."""
+        return self._matrix[: len(self._ids)]
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def payload(self, item_id: str) -> P | None:
+        return self._payload.get(item_id)
+
+    def vector(self, item_id: str) -> np.ndarray | None:
+        row = self._row.get(item_id)
+        return None if row is None else self._matrix[row]
+
+    def upsert(self, item_id: str, vec: np.ndarray, payload: P) -> None:
+        """Insert or replace one item."""
+        vec = np.asarray(vec, dtype=np.float32).reshape(-1)  # (D,)
+        if vec.shape != (self.dim,):
+            raise ValueError(f"item {item_id!r}: vector shape {vec.shape}, want ({self.dim},)")
+        row = self._row.get(item_id)
+        if row is None:
+            row = len(self._ids)
+            if row == self._matrix.shape[0]:
+                grown = np.zeros((2 * row, self.dim), dtype=np.float32)
+                grown[:row] = self._matrix
+                self._matrix = grown
+            self._ids.append(item_id)
+            self._row[item_id] = row
+        self._matrix[row] = vec
+        self._payload[item_id] = payload
+
+    def delete(self, item_id: str) -> bool:
+        """Remove one item (the last row moves into its place); False when it was absent."""
+        row = self._row.pop(item_id, None)
+        if row is None:
+            return False
+        del self._payload[item_id]
+        last = len(self._ids) - 1
+        if row != last:
+            moved = self._ids[last]
+            self._matrix[row] = self._matrix[last]
+            self._ids[row] = moved
+            self._row[moved] = row
+        self._ids.pop()
+        return True
+
+    def top_k(
+        self, queries: Sequence[Query], k: int, score: ScoreFn = dot_scores
+    ) -> list[list[Scored]]:
+        """Top ``k`` items for each query, best first, excluded items left out."""
+        n = len(self._ids)
+        if not queries or n == 0 or k < 1:
+            return [[] for _ in queries]
+        users = np.stack([q.interest for q in queries]).astype(np.float32)  # (B, D)
+        scores = np.array(score(users, self.matrix), dtype=np.float32)  # (B, N)
+        for b, q in enumerate(queries):
+            rows = [self._row[i] for i in q.exclude if i in self._row]
+            scores[b, rows] = -np.inf
+        kk = min(k, n)
+        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]  # (B, kk) unordered
+        out: list[list[Scored]] = []
+        for b, q in enumerate(queries):
+            # Sort by score, ties broken by item id, so equal inputs give identical lists.
+            row = scores[b]
+            cand = [(float(row[r]), self._ids[r]) for r in part[b] if np.isfinite(row[r])]
+            cand.sort(key=lambda t: (-t[0], t[1]))
+            out.append(self._explain(cand, q))
+        return out
+
+    def _explain(self, listed: list[tuple[float, str]], q: Query) -> list[Scored]:
+        recent = [(e, i, a) for e, i, a in q.recent if i in self._row]
+        if not listed or not recent:
+            return [Scored(item_id=i, score=s, because=None) for s, i in listed]
+        rec = self._matrix[[self._row[i] for _, i, _ in recent]]  # (W, D)
+        lst = self._matrix[[self._row[i] for _, i in listed]]  # (K, D)
+        rec_n = rec / np.maximum(np.linalg.norm(rec, axis=1, keepdims=True), 1e-12)
+        lst_n = lst / np.maximum(np.linalg.norm(lst, axis=1, keepdims=True), 1e-12)
+        sims = lst_n @ rec_n.T  # (K, W)
+        # Among equally close events prefer the most recent one (argmax over reversed columns).
+        best = len(recent) - 1 - np.argmax(sims[:, ::-1], axis=1)  # (K,)
+        return [
+            Scored(item_id=i, score=s, because=Because(*recent[int(w)]))
+            for (s, i), w in zip(listed, best, strict=True)
+        ]
+
+
+def items_from(pairs: Iterable[tuple[str, np.ndarray]], dim: int) -> ItemIndex[None]:
+    """An index built from (item_id, vector) pairs (tests, tools)."""
+    index: ItemIndex[None] = ItemIndex(dim)
+    for item_id, vec in pairs:
+        index.upsert(item_id, vec, None)
+    return index

@@ -1,0 +1,10 @@
+"""The pipeline's subcommands, registered on ``driftrec`` with one line in main.py."""
+
+from __future__ import annotations
+
+import click
+
+from streams.cli.produce import items, produce
+from streams.cli.tail import tail
+
+PIPELINE_COMMANDS: list[click.Command] = [items, produce, tail]

@@ -1,0 +1,61 @@
+"""Drift and publish policy: thresholds, confirmation, triggers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from profiles.policy import DriftState, PolicyConfig, cosine_drift, decide
+
+
+def test_cosine_drift_rows() -> None:
+    a = np.array([[1, 0], [1, 0], [1, 0], [0, 0]], np.float32)
+    b = np.array([[1, 0], [0, 1], [-1, 0], [1, 0]], np.float32)
+    assert np.allclose(cosine_drift(a, b), [0.0, 1.0, 2.0, 1.0])
+
+
+def test_threshold_is_clipped_and_adapts_to_a_noisy_user() -> None:
+    cfg = PolicyConfig(floor=0.05, ceiling=0.5, k=2.0, alpha=0.2)
+    steady, noisy = DriftState.new(cfg), DriftState.new(cfg)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        steady.update(0.01)
+        noisy.update(float(rng.uniform(0.1, 0.4)))
+    assert steady.get() == pytest.approx(0.05, abs=0.02)
+    assert steady.get() >= cfg.floor
+    assert noisy.get() > steady.get() + 0.1
+    assert noisy.get() <= cfg.ceiling
+
+
+def test_streak_counts_consecutive_events_above_threshold() -> None:
+    cfg = PolicyConfig(confirm=2)
+    s = DriftState.new(cfg)
+    for _ in range(20):
+        s.update(0.01)
+    s.update(0.9)
+    assert s.streak == 1
+    s.update(0.02)
+    assert s.streak == 0
+    s.update(0.9).update(0.9)
+    assert s.streak == 2
+    s.published()
+    assert s.streak == 0
+
+
+def test_decide_rules_in_order() -> None:
+    cfg = PolicyConfig(confirm=2, refresh_events=10, refresh_seconds=100)
+    kw = {"streak": 0, "events_since_list": 1, "ts": 1000.0, "list_ts": 990.0}
+    assert decide(cfg, has_list=False, **kw) == "cold_start"  # type: ignore[arg-type]
+    assert decide(cfg, has_list=True, **kw) is None  # type: ignore[arg-type]
+    assert decide(cfg, has_list=True, **{**kw, "streak": 2}) == "drift"  # type: ignore[arg-type]
+    assert decide(cfg, has_list=True, **{**kw, "events_since_list": 10}) == "refresh"  # type: ignore[arg-type]
+    assert decide(cfg, has_list=True, **{**kw, "ts": 1090.0}) == "refresh"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"floor": 0.6, "ceiling": 0.5}, {"alpha": 0.0}, {"confirm": 0}, {"refresh_seconds": 0}],
+)
+def test_bad_config_names_the_value(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        PolicyConfig(**kwargs)  # type: ignore[arg-type]
