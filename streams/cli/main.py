@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 import click
 
+from streams.cli.bench import bench
 from streams.cli.data import data
 from streams.cli.kafka import kafka
 from streams.cli.pipeline import PIPELINE_COMMANDS
@@ -22,6 +23,7 @@ def cli() -> None:
 
 cli.add_command(kafka)
 cli.add_command(data)
+cli.add_command(bench)
 for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
     cli.add_command(_command)
 
