@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     text_encoder: str | None = Field(
         default=None, description="Hugging Face model path; default: the packaged MiniLM."
     )
+    torch_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="CPU threads for the model thread (1: OpenMP spinning on a busy machine makes "
+        "small LSTM steps 10-20x slower with more).",
+    )
     batch_max: int = Field(default=256, ge=1, le=65_536, description="Events per micro-batch.")
     batch_wait_s: float = Field(
         default=0.05, gt=0, description="Longest wait to fill a micro-batch (seconds)."

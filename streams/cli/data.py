@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -74,6 +75,38 @@ def movielens(folder: Path, out: Path, report_json: Path | None) -> None:
         raise click.ClickException(str(exc)) from exc
     write_folder(out, items, events)
     _finish(report, out, report_json)
+
+
+@data.command()
+@_OUT
+@click.option("--seed", type=int, default=0, help="Random seed: same seed, same files.")
+@click.option("--users", type=int, default=300, help="Number of users (bots included).")
+@click.option("--items", type=int, default=600, help="Number of items.")
+@click.option("--topics", type=int, default=8, help="Number of interest topics (2-12).")
+@click.option("--min-events", type=int, default=30, help="Fewest events of an ordinary user.")
+@click.option("--max-events", type=int, default=90, help="Most events of an ordinary user.")
+@click.option("--mean-segment", type=float, default=15.0, help="Mean events between switches.")
+@click.option("--min-segment", type=int, default=6, help="Fewest events between switches.")
+@click.option("--noise-rate", type=float, default=0.08, help="Share of off-topic noise clicks.")
+@click.option("--search-rate", type=float, default=0.03, help="Share of text-only searches.")
+@click.option("--bot-fraction", type=float, default=0.04, help="Share of bursty bot users.")
+@click.option("--image-dim", type=int, default=16, help="Image-like vector size (0: none).")
+def synth(out: Path, seed: int, **shape: Any) -> None:
+    """Generate a synthetic log whose users switch topics at known moments (truth.json)."""
+    from encoders.data.synth import SynthSpec, generate
+
+    try:
+        spec = SynthSpec(**shape)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    synth_data = generate(spec, seed)
+    synth_data.write(out)
+    n_switches = sum(len(s) for s in synth_data.truth["switches"].values())
+    click.echo(
+        f"synth: {len(synth_data.events):,} events, {len(synth_data.items):,} items, "
+        f"{spec.users:,} users ({len(synth_data.truth['bots'])} bots), {n_switches:,} switches"
+    )
+    click.echo(f"wrote {out}")
 
 
 @data.command()

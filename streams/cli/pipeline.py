@@ -6,5 +6,6 @@ import click
 
 from streams.cli.produce import items, produce
 from streams.cli.tail import tail
+from streams.cli.worker import worker
 
-PIPELINE_COMMANDS: list[click.Command] = [items, produce, tail]
+PIPELINE_COMMANDS: list[click.Command] = [worker, items, produce, tail]

@@ -1,0 +1,114 @@
+"""One micro-batch of behaviour events through decode -> engine -> table -> topics.
+
+Kept apart from the agent so it runs under Faust's test_context and with fakes: the table is any
+mutable mapping of user_id bytes -> profile bytes, and ``send`` is an async callable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from encoders.records import RecordError
+from profiles.engine import BatchResult, Incoming
+from profiles.errors import ProfileError
+from profiles.profile import UserProfile, source_key
+from streams.codec import dead_letter, decode_event, encode_json
+from streams.eventctx import as_current
+from streams.metrics import Metrics
+from streams.runtime import Runtime
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+Send = Callable[[str, bytes, bytes | None], Awaitable[Any]]  # (topic, key, value)
+
+
+@dataclass
+class EventsBatch:
+    """Everything a batch needs; one instance per worker."""
+
+    settings: Settings
+    runtime: Runtime
+    metrics: Metrics
+    table: MutableMapping[Any, Any]
+    send: Send
+    clock: Callable[[], float] = time.time
+
+    async def __call__(self, events: Sequence[Any]) -> BatchResult:
+        """Process Faust events (each with ``.message`` and ``.value``) as one micro-batch."""
+        s, m = self.settings, self.metrics
+        m.events_consumed.inc(len(events))
+        m.batch_size.observe(len(events))
+        dlq = s.dlq_topic(s.events_topic)
+        incoming: list[Incoming] = []
+        for ref, ev in enumerate(events):
+            msg = ev.message
+            try:
+                event = decode_event(ev.value, msg.key, max_bytes=s.max_message_bytes)
+            except RecordError as exc:
+                await self._dead_letter(dlq, ev, exc.reason, str(exc))
+                continue
+            incoming.append(Incoming(event, source_key(msg.topic, msg.partition), msg.offset, ref))
+        stored: dict[str, UserProfile | None] = {}
+        for inc in incoming:
+            user = inc.event.user_id
+            if user not in stored:
+                with as_current(events[inc.ref]):
+                    stored[user] = self._read(user)
+        result = await self.runtime.run(lambda engine: engine.process(incoming, stored))
+        for ref, reason, message in result.rejected:
+            await self._dead_letter(dlq, events[ref], reason, message)
+        for user, profile in result.profiles.items():
+            with as_current(events[result.profile_refs[user]]):
+                self.table[user.encode()] = profile.to_bytes()
+        now = self.clock()
+        for rec in result.lists:
+            value = encode_json(rec.to_json(published_ts=now))
+            await self.send(s.recommendations_topic, rec.user_id.encode(), value)
+            m.lists_published.labels(trigger=rec.trigger).inc()
+            if rec.event_ts is not None:
+                m.end_to_end_seconds.observe(max(0.0, now - rec.event_ts))
+        self._count(result)
+        return result
+
+    def _read(self, user: str) -> UserProfile | None:
+        raw = self.table.get(user.encode())
+        if raw is None:
+            return None
+        try:
+            return UserProfile.from_bytes(raw, self.settings.policy_config())
+        except ProfileError as exc:
+            # Never crash on one damaged value: start the user over, loudly.
+            log.error("profile of %r could not be decoded (%s); starting it over", user, exc)
+            self.metrics.profile_resets.labels(reason="undecodable").inc()
+            return None
+
+    async def _dead_letter(self, topic: str, ev: Any, reason: str, message: str) -> None:
+        msg = ev.message
+        record = dead_letter(
+            reason=reason,
+            error=message,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            key=msg.key,
+            value=ev.value,
+        )
+        await self.send(topic, msg.key or b"", record)
+        self.metrics.dead_letters.labels(topic=msg.topic, reason=reason).inc()
+
+    def _count(self, result: BatchResult) -> None:
+        m = self.metrics
+        m.events_applied.inc(result.applied)
+        m.events_skipped.inc(len(result.duplicates))
+        if result.resets:
+            m.profile_resets.labels(reason="model_version").inc(result.resets)
+        for seconds in result.step_seconds:
+            m.step_seconds.observe(seconds)
+        if result.retrieval_seconds is not None:
+            m.retrieval_seconds.observe(result.retrieval_seconds)
+        for drift in result.drifts:
+            m.drift.observe(drift)

@@ -1,0 +1,23 @@
+"""The behaviour agent: micro-batches of events -> profiles table and recommendation lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.agents.batch import EventsBatch
+from streams.app import app, events_topic, metrics, profiles, runtime, settings
+
+
+async def _send(topic: str, key: bytes, value: bytes | None) -> Any:
+    return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
+
+
+handle_batch = EventsBatch(settings, runtime, metrics, profiles, _send)
+
+
+@app.agent(events_topic, name="behaviour")
+async def behaviour(stream: Any) -> None:
+    """Consume behaviour events in micro-batches (``take_events``: per-record event context)."""
+    await runtime.ready()
+    async for batch in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
+        await handle_batch(batch)
