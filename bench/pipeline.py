@@ -145,7 +145,7 @@ def latency(
     scratch: Path,
     make_event: EventMaker,
     *,
-    rates: Sequence[float],
+    phases: Sequence[tuple[str, float]],
     seconds: float,
     partitions: int,
     outputs_per_event: float,
@@ -154,6 +154,7 @@ def latency(
 ) -> dict[str, dict[str, float]]:
     """Latency percentiles (ms) from event ``ts`` to output CreateTime at each offered rate.
 
+    ``phases`` are (label, events/s), e.g. ("1000", 1000.0) or ("saturation", measured max).
     One worker serves every rate in turn (after a warm-up at 50 events/s), each phase drained
     before the next starts. ``outputs_per_event`` (1 for one list per event) sets how many
     outputs a phase waits for; phases that publish fewer end after 3 s without output.
@@ -161,10 +162,10 @@ def latency(
     run = Run.new(bootstrap, f"{target.name}-lat", partitions, scratch)
     target.prepare(run)
     worker = target.start_worker(run, 0)
-    phases = [("warmup", 50.0, warmup_s)] + [(f"{r:g}", float(r), seconds) for r in rates]
+    plan = [("warmup", 50.0, warmup_s)] + [(label, r, seconds) for label, r in phases]
     expected = 0
     try:
-        for label, offered, secs in phases:
+        for label, offered, secs in plan:
             say(f"{target.name} latency: offering {offered:g} events/s for {secs:g} s")
             sent = produce_paced(
                 bootstrap, run.source, _prefixed(make_event, f"{label}-"), offered, secs
@@ -189,7 +190,7 @@ def latency(
         phase = event_id.split("-", 1)[0]
         by_phase.setdefault(phase, []).append(r.timestamp_ms - event_ts * 1000.0)
     out: dict[str, dict[str, float]] = {}
-    for label, offered, secs in phases[1:]:
+    for label, offered, secs in plan[1:]:
         lat = by_phase.get(label)
         if not lat:
             raise BenchError(f"{target.name}: no outputs for the {offered:g} events/s phase")

@@ -101,3 +101,21 @@ def rate(count: int, seconds: float) -> float:
     if seconds <= 0:
         raise ValueError(f"cannot compute a rate over {seconds} s")
     return count / seconds
+
+
+def time_per_call(fn: Callable[[], object], *, blocks: int = 5, block_s: float = 0.05) -> Summary:
+    """Seconds per call of ``fn``: median over ``blocks`` timed blocks, each of enough calls to
+    last about ``block_s`` (sized on a first calibration call, like timeit's autorange)."""
+    import time
+
+    t0 = time.perf_counter()
+    fn()  # warm-up and calibration
+    once = max(time.perf_counter() - t0, 1e-7)
+    loops = max(1, int(block_s / once))
+    per_call = []
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        per_call.append((time.perf_counter() - t0) / loops)
+    return summarize(per_call)

@@ -11,8 +11,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from bench.errors import SectionSkipped
 from bench.kafkaio import create_topics
 from bench.passthrough import PassthroughConfig, worker_env
 from bench.workers import WorkerProcess, python_module
@@ -90,3 +91,8 @@ class Passthrough:
     def parse_output(self, value: bytes) -> tuple[str, float]:
         msg = json.loads(value)
         return str(msg["event_id"]), float(msg["event_ts"])
+
+
+def driftrec_target(config: Any, settings: Any, **overrides: Any) -> Target:
+    """The driftrec worker as a target; raises SectionSkipped until the worker exists."""
+    raise SectionSkipped("the driftrec worker (`driftrec worker`) is not on this branch yet")

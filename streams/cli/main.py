@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 import click
 
+from streams.cli.bench import bench
 from streams.cli.data import data
 from streams.cli.eval import eval_cmd
 from streams.cli.kafka import kafka
@@ -24,6 +25,7 @@ def cli() -> None:
 
 cli.add_command(kafka)
 cli.add_command(data)
+cli.add_command(bench)
 cli.add_command(eval_cmd)
 cli.add_command(train_cmd)
 for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo

@@ -1,0 +1,132 @@
+"""The benchmark suite: runs the selected sections in order and assembles one report.
+
+A section is a function ``(ctx) -> dict`` whose keys are merged into the report. One that cannot
+run yet (a component missing) raises :class:`SectionSkipped`; one that fails raises
+:class:`BenchError`; either way the rest of the suite still runs and the reason is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import modelbench, pipelinebench
+from bench import report as rpt
+from bench.config import BenchConfig
+from bench.errors import BenchError, SectionSkipped
+from bench.kafkaio import Broker, bench_broker
+from bench.machine import machine_info
+from streams.settings import Settings
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Context:
+    """What sections share: config, a scratch folder, the broker (started on first use), output."""
+
+    config: BenchConfig
+    settings: Settings
+    scratch: Path
+    stack: contextlib.ExitStack
+    bootstrap: str | None = None
+    echo: Callable[[str], None] = _stderr
+    started: float = field(default_factory=time.monotonic)
+    report: dict[str, Any] = field(default_factory=rpt.skeleton)
+    #: Values sections hand on to later ones (the event set, measured throughputs).
+    shared: dict[str, Any] = field(default_factory=dict)
+    _broker: Broker | None = None
+
+    def say(self, msg: str) -> None:
+        """One progress line, stamped with the seconds since the suite started."""
+        self.echo(f"[bench {time.monotonic() - self.started:6.1f}s] {msg}")
+
+    def broker(self) -> Broker:
+        """The suite's broker: the one given, or a private one started now and stopped at exit."""
+        if self._broker is None:
+            self.say("starting a private Kafka broker" if not self.bootstrap else "using broker")
+            self._broker = self.stack.enter_context(bench_broker(self.settings, self.bootstrap))
+            self.report["machine"]["kafka"] = self._broker.version
+            self.say(f"broker {self._broker.bootstrap} (Kafka {self._broker.version or '?'})")
+        return self._broker
+
+
+Section = Callable[[Context], dict[str, Any]]
+
+
+def _sections() -> dict[str, Section]:
+    return {
+        "incremental": modelbench.incremental,
+        "encoder": modelbench.encoder,
+        "catalog": modelbench.catalog,
+        "retrieval": modelbench.retrieval,
+        "storage": modelbench.storage,
+        "throughput": pipelinebench.throughput,
+        "latency": pipelinebench.latency,
+        "batching": pipelinebench.batching,
+        "scale_out": pipelinebench.scale_out,
+    }
+
+
+def _merge(report: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, value in part.items():
+        if isinstance(value, dict) and isinstance(report.get(key), dict):
+            report[key].update(value)
+        else:
+            report[key] = value
+
+
+@contextlib.contextmanager
+def _context(config: BenchConfig, settings: Settings, bootstrap: str | None) -> Iterator[Context]:
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="driftrec-bench-")))
+        yield Context(
+            config=config, settings=settings, scratch=scratch, stack=stack, bootstrap=bootstrap
+        )
+
+
+def run_suite(
+    config: BenchConfig,
+    settings: Settings,
+    *,
+    bootstrap: str | None = None,
+    command: str | None = None,
+    echo: Callable[[str], None] = _stderr,
+) -> dict[str, Any]:
+    """Run ``config.sections`` and return the report (see :mod:`bench.report`)."""
+    sections = _sections()
+    with _context(config, settings, bootstrap) as ctx:
+        ctx.echo = echo
+        ctx.report.update(
+            {
+                "mode": "quick" if config.quick else "full",
+                "command": command,
+                "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "config": config.to_json(),
+                "machine": machine_info(),
+            }
+        )
+        for name in config.sections:
+            ctx.say(f"== {name}")
+            t0 = time.monotonic()
+            try:
+                _merge(ctx.report, sections[name](ctx))
+            except SectionSkipped as exc:
+                ctx.report["skipped"][name] = str(exc)
+                ctx.say(f"{name}: skipped ({exc})")
+            except BenchError as exc:
+                ctx.report["errors"][name] = str(exc)
+                ctx.say(f"{name}: FAILED ({exc})")
+            ctx.report.setdefault("section_seconds", {})[name] = round(time.monotonic() - t0, 1)
+        ctx.report["duration_s"] = round(time.monotonic() - ctx.started, 1)
+        ctx.report["targets"] = rpt.check_targets(ctx.report)
+        return ctx.report

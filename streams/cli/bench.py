@@ -1,0 +1,73 @@
+"""``driftrec bench``: the benchmark suite of bench/ (throughput, latency, cost), JSON + table."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from streams.cli.options import make_settings
+
+SECTION_HELP = (
+    "Run only these sections (repeatable): incremental, encoder, catalog, retrieval, storage, "
+    "throughput, latency, batching, scale_out."
+)
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="Fewer and shorter runs (under 3 minutes).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the results here (JSON).",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the results table here (markdown).",
+)
+@click.option("--section", "sections", multiple=True, help=SECTION_HELP)
+@click.option(
+    "--bootstrap-servers",
+    envvar="DRIFTREC_BOOTSTRAP_SERVERS",
+    show_envvar=True,
+    default=None,
+    help="Use this running broker when it answers; otherwise (or unset) the benchmark starts a "
+    "private local broker on free ports and stops it at the end.",
+)
+def bench(
+    quick: bool,
+    json_path: Path,
+    markdown_path: Path | None,
+    sections: tuple[str, ...],
+    bootstrap_servers: str | None,
+) -> None:
+    """Measure driftrec against a bare Faust pass-through on the real broker.
+
+    Figures are medians of repeated runs; progress goes to stderr, the table to stdout.
+    """
+    from bench import report
+    from bench.config import FULL, QUICK
+    from bench.suite import run_suite
+    from streams.localkafka import metadata_ok
+
+    config = QUICK if quick else FULL
+    if sections:
+        try:
+            config = config.only(sections)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--section") from exc
+    if bootstrap_servers and not metadata_ok(bootstrap_servers):
+        click.echo(f"no broker answers at {bootstrap_servers}; starting a private one", err=True)
+        bootstrap_servers = None
+    command = "driftrec " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = run_suite(config, make_settings(), bootstrap=bootstrap_servers, command=command)
+    report.write(result, json_path, markdown_path)
+    click.echo(report.render_markdown(result))
+    click.echo(f"results: {json_path}" + (f", {markdown_path}" if markdown_path else ""), err=True)
