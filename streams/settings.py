@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     item_batch_max: int = Field(default=256, ge=1, description="Items embedded per batch.")
     top_k: int = Field(default=10, ge=1, le=1000, description="Items per published list.")
     recent_window: int = Field(default=20, ge=1, le=200, description="Recent events kept per user.")
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="How often consumed offsets are committed (seconds)."
+    )
     lag_interval_s: float = Field(default=5.0, gt=0, description="Consumer-lag gauge refresh.")
 
     # --- Publish policy (profiles.policy.PolicyConfig) ---
