@@ -74,6 +74,7 @@ def _sections() -> dict[str, Section]:
         "latency": pipelinebench.latency,
         "batching": pipelinebench.batching,
         "scale_out": pipelinebench.scale_out,
+        "worker_storage": pipelinebench.worker_storage,
     }
 
 
@@ -103,6 +104,11 @@ def run_suite(
     echo: Callable[[str], None] = _stderr,
 ) -> dict[str, Any]:
     """Run ``config.sections`` and return the report (see :mod:`bench.report`)."""
+    import torch
+
+    # The bench process runs the in-process model timings with the worker's thread count: on a
+    # small busy machine more threads make small steps much slower (OpenMP spinning).
+    torch.set_num_threads(settings.torch_threads)
     sections = _sections()
     with _context(config, settings, bootstrap) as ctx:
         ctx.echo = echo
