@@ -72,7 +72,8 @@ class DriftState:
     """One user's drift statistics: moving mean/variance and the current above-threshold streak.
 
     ``update(drift) -> self`` compares the drift with the threshold *before* folding it into the
-    statistics (a shift must stand out against the past, not against itself).
+    statistics (a shift must stand out against the past, not against itself), and folds it in
+    clipped at that threshold.
     """
 
     mean: float
@@ -90,9 +91,12 @@ class DriftState:
         return float(min(max(self.mean + c.k * math.sqrt(self.var), c.floor), c.ceiling))
 
     def update(self, drift: float) -> Self:
-        self.streak = self.streak + 1 if drift >= self.get() else 0
+        threshold = self.get()
+        self.streak = self.streak + 1 if drift >= threshold else 0
         a = self.config.alpha
-        delta = drift - self.mean
+        # Winsorised at the threshold: one outlier (a noise click) must not inflate the
+        # statistics so much that the real shift right after it goes unnoticed.
+        delta = min(drift, threshold) - self.mean
         self.mean += a * delta
         self.var = (1 - a) * (self.var + a * delta * delta)
         return self

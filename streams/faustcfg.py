@@ -48,6 +48,6 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "canonical_url": f"http://{settings.web_host}:{settings.web_port}",
         "producer_max_request_size": max(1_048_576, settings.max_message_bytes * 2),
         "stream_buffer_maxsize": max(4096, settings.batch_max * 4),
-        "broker_commit_interval": 1.0,
+        "broker_commit_interval": settings.commit_interval_s,
         "table_standby_replicas": 1,
     }

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     item_batch_max: int = Field(default=256, ge=1, description="Items embedded per batch.")
     top_k: int = Field(default=10, ge=1, le=1000, description="Items per published list.")
     recent_window: int = Field(default=20, ge=1, le=200, description="Recent events kept per user.")
+    commit_interval_s: float = Field(
+        default=1.0, gt=0, description="How often consumed offsets are committed (seconds)."
+    )
     lag_interval_s: float = Field(default=5.0, gt=0, description="Consumer-lag gauge refresh.")
 
     # --- Publish policy (profiles.policy.PolicyConfig) ---
@@ -103,6 +106,36 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Refresh a list after this much event time."
     )
 
+    # --- Learning loop: registry, trainer, hot swap, A/B (streams.registry, streams.loop) ---
+    registry_topic: str = Field(
+        default="model-registry",
+        description="Compacted topic of model records (key version) and the @champion pointer.",
+    )
+    models_dir: Path | None = Field(
+        default=None, description="Model folder store; default <home>/models."
+    )
+    ab_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of users (stable hash of user_id) served by the challenger model.",
+    )
+    hit_window: int = Field(
+        default=5,
+        ge=1,
+        le=200,
+        description="Live hit rate: a list is a hit when the user acts on one of its items "
+        "within this many next events.",
+    )
+    rebuild: Literal["lazy", "background"] = Field(
+        default="background",
+        description="After a model swap, rebuild profiles on each user's next event (lazy) or "
+        "for all known users at once on the model thread (background).",
+    )
+    watch_registry: bool = Field(
+        default=True, description="Workers follow the registry topic and hot-swap models."
+    )
+
     @property
     def kafka_dir(self) -> Path:
         return self.home / "kafka"
@@ -111,6 +144,11 @@ class Settings(BaseSettings):
     def worker_data_dir(self) -> Path:
         """Where this worker keeps its RocksDB tables."""
         return self.data_dir or self.home / f"worker-{self.web_port}"
+
+    @property
+    def model_store_dir(self) -> Path:
+        """Where registered model folders live."""
+        return self.models_dir or self.home / "models"
 
     @property
     def cache_dir(self) -> Path:

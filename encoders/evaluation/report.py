@@ -45,7 +45,11 @@ def render_text(result: Mapping[str, Any]) -> str:
     parts = [
         f"data: {ds['path']}  ({ds['events']:,} events, {ds['items']:,} items, "
         f"{ds['users']:,} users; {ds['evaluated_users']:,} evaluated)",
-        table(result["models"], [*metric_columns(ks), "eval_s"], "offline (leave-last-out, test)"),
+        table(
+            result["models"],
+            [*metric_columns(ks), "train_s", "eval_s"],
+            "offline (leave-last-out, test; train_s: trained here)",
+        ),
     ]
     stream = result.get("stream") or {}
     if stream:

@@ -49,6 +49,14 @@ class EvalOptions:
     cache_dir: Path | None = None
     text_encoder: str | None = None
     batch_users: int = 256
+    #: Folder with <name>/ checkpoint folders (driftrec, gru4rec, sasrec).
+    checkpoints: Path | None = None
+    #: Train models that have no checkpoint here, on the same split (else: an error).
+    train_missing: bool = True
+    #: Epochs for models trained here (None: the trainer's default, early stopping on).
+    train_epochs: int | None = None
+    seed: int = 0
+    progress: bool = True
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in ALL_MODELS]

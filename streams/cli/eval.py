@@ -38,11 +38,28 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 @click.option(
     "--model",
     "model_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="driftrec checkpoint folder from `driftrec train` "
-    "(omitted: an untrained model, with a warning).",
+    help="driftrec checkpoint folder from `driftrec train` (omitted: see --checkpoints).",
 )
+@click.option(
+    "--checkpoints",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with driftrec/, gru4rec/, sasrec/ checkpoint folders.",
+)
+@click.option(
+    "--no-train",
+    is_flag=True,
+    help="Fail on a model without checkpoint instead of training it here on the same split.",
+)
+@click.option(
+    "--train-epochs",
+    type=int,
+    default=None,
+    help="Epochs for models trained here (default: the trainer's, with early stopping).",
+)
+@click.option("--seed", type=int, default=0, help="Seed for models trained here.")
 @click.option(
     "--json",
     "json_out",
@@ -100,6 +117,10 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 def eval_cmd(
     data_dir: Path,
     model_dir: Path | None,
+    checkpoints: Path | None,
+    no_train: bool,
+    train_epochs: int | None,
+    seed: int,
     json_out: Path | None,
     chart: Path | None,
     models: tuple[str, ...],
@@ -121,6 +142,7 @@ def eval_cmd(
     from encoders.evaluation.report import render_text, write_chart, write_json
     from encoders.evaluation.runner import EvalOptions, run_evaluation
     from encoders.split import SplitError
+    from encoders.textenc import TextEncoderError
 
     try:
         options = EvalOptions(
@@ -133,6 +155,10 @@ def eval_cmd(
             device=device,
             cache_dir=cache_dir,
             text_encoder=text_encoder,
+            checkpoints=checkpoints,
+            train_missing=not no_train,
+            train_epochs=train_epochs,
+            seed=seed,
         )
         result = run_evaluation(
             data_dir,
@@ -142,7 +168,7 @@ def eval_cmd(
             encoder_factory=default_encoder,
             log=lambda msg: click.echo(msg, err=True),
         )
-    except (EvaluationError, DataFolderError, SplitError, CheckpointError) as exc:
+    except (EvaluationError, DataFolderError, SplitError, CheckpointError, TextEncoderError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(render_text(result))
     if json_out is not None:

@@ -10,7 +10,9 @@ from streams.cli.bench import bench
 from streams.cli.data import data
 from streams.cli.eval import eval_cmd
 from streams.cli.kafka import kafka
+from streams.cli.models import models
 from streams.cli.pipeline import PIPELINE_COMMANDS
+from streams.cli.train import train_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -26,6 +28,8 @@ cli.add_command(kafka)
 cli.add_command(data)
 cli.add_command(bench)
 cli.add_command(eval_cmd)
+cli.add_command(models)
+cli.add_command(train_cmd)
 for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
     cli.add_command(_command)
 

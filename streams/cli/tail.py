@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -94,6 +95,8 @@ def tail(
                         click.echo(m.value.decode())
                     else:
                         click.echo(format_row(json.loads(m.value)))
+                    # Line by line, so a pipe or file sees each list as it arrives.
+                    sys.stdout.flush()
     except KeyboardInterrupt:
         pass
     finally:

@@ -59,3 +59,13 @@ def test_decide_rules_in_order() -> None:
 def test_bad_config_names_the_value(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         PolicyConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_one_outlier_barely_moves_the_threshold() -> None:
+    s = DriftState.new(PolicyConfig(alpha=0.1))
+    for _ in range(30):
+        s.update(0.1)
+    before = s.get()
+    s.update(1.5)  # a stray click far away
+    assert s.streak == 1
+    assert s.get() - before < 0.05  # winsorised: a real shift right after still stands out

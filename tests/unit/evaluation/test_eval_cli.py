@@ -35,21 +35,29 @@ def _eval(args: list[str]) -> tuple[int, str]:
 def test_eval_writes_table_json_and_chart(tiny_lm: Path, synth_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "res.json"
     code, output = _eval(
-        ["--data", str(synth_dir), "--models", "pop,itemknn-text,static-profile,driftrec",
-         "--text-encoder", str(tiny_lm), "--device", "cpu", "--k", "5,10",
-         "--json", str(out)]
+        ["--data", str(synth_dir), "--train-epochs", "1", "--text-encoder", str(tiny_lm),
+         "--device", "cpu", "--k", "5,10", "--json", str(out)]
     )  # fmt: skip
     assert code == 0, output
-    assert "offline (leave-last-out, test)" in output and "stream replay" in output
+    assert "offline (leave-last-out, test" in output and "stream replay" in output
     doc = json.loads(out.read_text())
     assert set(doc) == {"protocol", "dataset", "models", "stream"}
-    assert list(doc["models"]) == ["pop", "itemknn-text", "static-profile", "driftrec"]
+    assert list(doc["models"]) == [
+        "pop",
+        "itemknn-text",
+        "static-profile",
+        "gru4rec",
+        "sasrec",
+        "driftrec",
+    ]
     for metrics in doc["models"].values():
         for key in ("HR@5", "NDCG@5", "MRR@5", "HR@10", "NDCG@10", "MRR@10"):
             assert 0.0 <= metrics[key] <= 1.0
         assert metrics["NDCG@10"] <= metrics["HR@10"]
         assert metrics["MRR@10"] <= metrics["NDCG@10"]
-    assert doc["models"]["driftrec"]["version"].startswith("untrained-")
+    for name in ("gru4rec", "sasrec", "driftrec"):  # no checkpoints: trained here, one epoch
+        assert doc["models"][name]["source"] == "trained in eval"
+        assert doc["models"][name]["best_epoch"] == 1
     assert doc["dataset"]["evaluated_users"] == SPEC.users
     assert doc["dataset"]["synthetic_truth"] is True
     n_switches = sum(

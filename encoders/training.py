@@ -1,0 +1,402 @@
+"""Self-supervised training of driftrec and the ID-based baselines, with one trainer and one scorer.
+
+Public API (what ``driftrec train`` and ``driftrec eval`` call)::
+
+    trained = train_model(data, "driftrec" | "gru4rec" | "sasrec", config=None, seed=0,
+                          train_config=TrainConfig(), split=None, cache_dir=None, encoder=None)
+    scores = trained.score_users(histories)      # event lists -> (U, N) float32, columns in
+                                                 # trained.catalog.ids (= data.items) order
+    version = trained.save(model_dir)            # checkpoint folder (safetensors + JSON)
+    serving = trained.to_serving()               # driftrec only: the in-memory ServingModel
+
+Objective: next-item prediction. After each event of a user's training sequence the model's user
+vector (driftrec: the served interest) scores the catalog's item vectors by inner product; cross
+entropy against the item of the next event — a full softmax over all items up to
+``full_softmax_max_items``, sampled uniform negatives beyond. AdamW, linear warm-up then cosine
+decay, gradient clipping, early stopping on validation NDCG@10 (leave-last-out split, full ranking,
+history masked), the best epoch's weights kept. Same seed, same data, same device -> same weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from encoders.baselines import BASELINES, BaselineConfig
+from encoders.batching import (
+    Catalog,
+    Window,
+    collate,
+    collate_windows,
+    data_fingerprint,
+    gaps_seconds,
+    windows,
+)
+from encoders.checkpoint import save_checkpoint
+from encoders.config import ModelConfig
+from encoders.datafolder import DataFolder
+from encoders.metrics import ranking_metrics
+from encoders.model import DriftRecModel
+from encoders.records import MAX_ATTRIBUTES, BehaviourEvent
+from encoders.split import Split, Stage, group_by_user, leave_last_out
+from encoders.textcache import TextVectorCache
+from encoders.textenc import TextEncoder, resolve_device
+from encoders.trainparts import (
+    BaselineAdapter,
+    DriftRecAdapter,
+    SequenceRecommender,
+    build_catalog_features,
+    lr_lambda,
+)
+
+log = logging.getLogger(__name__)
+KINDS = ("driftrec", *BASELINES)
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (not saved as model config: they do not change what a model is)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    #: Fraction of all steps spent warming the learning rate up linearly from 0.
+    warmup_frac: float = 0.05
+    grad_clip: float = 1.0
+    #: Epochs without a better validation NDCG@10 before stopping.
+    patience: int = 3
+    #: Longest training window (events); longer histories are cut into overlapping windows.
+    max_len: int = 200
+    #: Catalogs up to this size get a full softmax; larger ones sampled negatives.
+    full_softmax_max_items: int = 50_000
+    negatives: int = 2048
+    #: driftrec: add an item-ID embedding to the content tower (new items fall back to content).
+    item_ids: bool = True
+    #: driftrec's served interest is unit-length, so its logits u·v are divided by this during
+    #: training to make the softmax sharp enough to learn from (a ranking is unchanged by it).
+    temperature: float = 0.1
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "max_len", "negatives"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not self.lr > 0 or not 0 <= self.warmup_frac < 1 or not self.grad_clip > 0:
+            raise ValueError(
+                f"need lr > 0, 0 <= warmup_frac < 1, grad_clip > 0; got {self.lr}, "
+                f"{self.warmup_frac}, {self.grad_clip}"
+            )
+
+
+@dataclass
+class TrainedModel:
+    kind: str
+    net: SequenceRecommender
+    catalog: Catalog
+    config: ModelConfig | BaselineConfig
+    train_config: TrainConfig
+    seed: int
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    train_seconds: float
+    fingerprint: str
+    encoder: TextEncoder | None = None
+    text_vectors: dict[str, F32] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def score_users(self, histories: Sequence[Sequence[BehaviourEvent]]) -> F32:
+        """``(U, N)`` scores of every catalog item for each history (events in time order)."""
+        return score_histories(self, histories)
+
+    def save(self, model_dir: Path, *, extra_metrics: dict[str, Any] | None = None) -> str:
+        """Write a checkpoint folder; returns its version."""
+        net = self.net.inner()
+        text = (
+            {}
+            if self.encoder is None
+            else {"id": self.encoder.encoder_id, "source": self.encoder.source}
+        )
+        return save_checkpoint(
+            model_dir,
+            kind=self.kind,
+            config=self.config.to_json(),
+            state=net.state_dict(),
+            text_encoder=text,
+            data={"fingerprint": self.fingerprint, "items": len(self.catalog)},
+            metrics={
+                **self.metrics,
+                **(extra_metrics or {}),
+                "train_seconds": self.train_seconds,
+                "seed": self.seed,
+                "train": asdict(self.train_config),
+            },
+            item_ids=self.catalog.ids,
+        )
+
+    def to_serving(self) -> Any:
+        """The in-memory :class:`~encoders.serving.ServingModel` of a driftrec model."""
+        from encoders.serving import ServingModel
+
+        if self.kind != "driftrec" or self.encoder is None:
+            raise ValueError(f"only driftrec models are served, this is {self.kind!r}")
+        net = self.net.inner()
+        assert isinstance(net, DriftRecModel)
+        return ServingModel(
+            net,
+            self.encoder,
+            version=f"mem-{self.fingerprint[7:15]}",
+            item_ids=self.catalog.ids,
+            device=self.device,
+        )
+
+
+def _derive_model_config(
+    data: DataFolder, text_dim: int, base: ModelConfig | None, item_ids: bool
+) -> ModelConfig:
+    """Modalities (most common width per name) and attributes present in the catalog."""
+    widths: dict[str, dict[int, int]] = {}
+    attrs: set[str] = set()
+    for item in data.items:
+        for name, vec in item.modalities.items():
+            widths.setdefault(name, {}).setdefault(len(vec), 0)
+            widths[name][len(vec)] += 1
+        attrs.update(item.attributes)
+    mods = tuple(sorted((n, max(w, key=lambda k: w[k])) for n, w in widths.items()))
+    cfg = base or ModelConfig()
+    return replace(
+        cfg,
+        text_dim=text_dim,
+        modalities=cfg.modalities or mods,
+        attributes=cfg.attributes or tuple(sorted(attrs))[:MAX_ATTRIBUTES],
+        n_id_items=len(data.items) if item_ids else 0,
+    )
+
+
+def train_model(
+    data: DataFolder,
+    kind: str = "driftrec",
+    config: ModelConfig | BaselineConfig | None = None,
+    seed: int = 0,
+    *,
+    train_config: TrainConfig | None = None,
+    split: Split | None = None,
+    cache_dir: Path | None = None,
+    encoder: TextEncoder | None = None,
+) -> TrainedModel:
+    """Train ``kind`` on ``split``'s training events (default: leave-last-out of ``data``)."""
+    if kind not in KINDS:
+        raise ValueError(f"model kind must be one of {KINDS}, got {kind!r}")
+    tc = train_config or TrainConfig()
+    device = resolve_device(tc.device)
+    split = split or leave_last_out(data.events)
+    catalog = Catalog(data.items)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    text_vectors: dict[str, F32] = {}
+    net: SequenceRecommender
+    if kind == "driftrec":
+        if encoder is None:
+            cache = TextVectorCache(cache_dir) if cache_dir is not None else None
+            encoder = TextEncoder(device=device, cache=cache)
+        mcfg = config if isinstance(config, ModelConfig) else None
+        model_config = _derive_model_config(data, encoder.dim, mcfg, tc.item_ids)
+        features = build_catalog_features(data.items, encoder, model_config)
+        texts = sorted({e.text for e in data.events if e.text})
+        if texts:
+            text_vectors = dict(zip(texts, encoder.encode(texts), strict=True))
+        torch.manual_seed(seed)
+        net = DriftRecAdapter(model_config, torch.from_numpy(features))
+        cfg: ModelConfig | BaselineConfig = model_config
+    else:
+        bcfg = config if isinstance(config, BaselineConfig) else None
+        cfg = (
+            replace(bcfg, kind=kind, n_items=len(catalog))
+            if bcfg
+            else BaselineConfig(kind=kind, n_items=len(catalog))
+        )
+        torch.manual_seed(seed)
+        net = BaselineAdapter(cfg)
+    net.to(device)
+    max_len = min(tc.max_len, cfg.max_len) if isinstance(cfg, BaselineConfig) else tc.max_len
+    train_windows = [
+        w
+        for seq in group_by_user(split.train_events()).values()
+        for w in windows(seq, catalog, max_len)
+    ]
+    if not train_windows:
+        raise ValueError("no training sequences: every user needs at least two events")
+    trained = TrainedModel(
+        kind,
+        net,
+        catalog,
+        cfg,
+        tc,
+        seed,
+        {},
+        [],
+        0.0,
+        data_fingerprint(data),
+        encoder,
+        text_vectors,
+    )
+    _fit(trained, train_windows, split, rng, device)
+    return trained
+
+
+def _batch_loss(
+    net: SequenceRecommender, ev: Any, targets: torch.Tensor, tc: TrainConfig, gen: torch.Generator
+) -> torch.Tensor:
+    vecs = net.item_matrix()  # (N, D)
+    users = net(ev, vecs)  # (B, T, D)
+    if isinstance(net, DriftRecAdapter):
+        users = users / tc.temperature
+    sel = targets >= 0
+    u, y = users[sel], targets[sel]  # (P, D), (P,)
+    n = vecs.shape[0]
+    if n <= tc.full_softmax_max_items:
+        return nn.functional.cross_entropy(u @ vecs.T, y)  # (P, N) full softmax
+    neg = torch.randint(0, n, (tc.negatives,), generator=gen).to(u.device)  # (K,)
+    pos = (u * vecs[y]).sum(-1, keepdim=True)  # (P, 1)
+    logits = (u @ vecs[neg].T).masked_fill(neg.unsqueeze(0) == y.unsqueeze(1), -1e9)  # (P, K)
+    zeros = torch.zeros(len(y), dtype=torch.long, device=u.device)
+    return nn.functional.cross_entropy(torch.cat([pos, logits], dim=1), zeros)
+
+
+def _fit(
+    trained: TrainedModel,
+    train_windows: list[Window],
+    split: Split,
+    rng: np.random.Generator,
+    device: torch.device,
+) -> None:
+    tc, net = trained.train_config, trained.net
+    text_dim = trained.config.text_dim if isinstance(trained.config, ModelConfig) else 1
+    lookup = trained.text_vectors.__getitem__ if trained.text_vectors else None
+    steps_per_epoch = math.ceil(len(train_windows) / tc.batch_size)
+    total = steps_per_epoch * tc.epochs
+    opt = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, tc.warmup_frac))
+    gen = torch.Generator().manual_seed(trained.seed)
+    valid_users = split.users
+    best, best_state, bad_epochs = -1.0, None, 0
+    start = time.perf_counter()
+    for epoch in range(1, tc.epochs + 1):
+        net.train()
+        order = rng.permutation(len(train_windows))
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"{trained.kind} epoch {epoch}/{tc.epochs}",
+            disable=not tc.progress,
+            leave=False,
+            unit="batch",
+        )
+        losses = []
+        for step in bar:
+            batch = [
+                train_windows[i] for i in order[step * tc.batch_size : (step + 1) * tc.batch_size]
+            ]
+            ev, targets = collate_windows(batch, trained.catalog, text_dim, lookup)
+            loss = _batch_loss(net, ev.to(device), targets.to(device), tc, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]  # torch's backward is untyped
+            nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        metrics = evaluate_split(trained, split, "valid") if valid_users else {"NDCG@10": 0.0}
+        row = {
+            "epoch": float(epoch),
+            "loss": float(np.mean(losses)),
+            **metrics,
+            "seconds": time.perf_counter() - start,
+        }
+        trained.history.append(row)
+        log.info(
+            "%s epoch %d: loss %.4f valid NDCG@10 %.4f",
+            trained.kind,
+            epoch,
+            row["loss"],
+            metrics["NDCG@10"],
+        )
+        if tc.progress:
+            tqdm.write(
+                f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} "
+                f"valid NDCG@10 {metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f}"
+            )
+        if metrics["NDCG@10"] > best:
+            best, bad_epochs = metrics["NDCG@10"], 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            trained.metrics = {f"valid_{k}": v for k, v in metrics.items()} | {"best_epoch": epoch}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= tc.patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    trained.train_seconds = time.perf_counter() - start
+
+
+def evaluate_split(trained: TrainedModel, split: Split, stage: Stage = "valid") -> dict[str, float]:
+    """Full-ranking HR/NDCG/MRR@{5,10,20} of ``trained`` on ``split``'s ``stage`` targets."""
+    histories = [u.history(stage) for u in split.users]
+    scores = trained.score_users(histories)
+    targets = [trained.catalog.index[u.target(stage)] for u in split.users]
+    exclude = [{trained.catalog.of(e.item_id) for e in h} - {-1} for h in histories]
+    return ranking_metrics(scores, targets, exclude)
+
+
+def score_histories(trained: TrainedModel, histories: Sequence[Sequence[BehaviourEvent]]) -> F32:
+    """(U, N) scores; histories are batched by length, SASRec sees its last ``max_len`` events."""
+    net, device = trained.net, trained.device
+    cap = trained.config.max_len if isinstance(trained.config, BaselineConfig) else None
+    seqs = [list(h[-cap:]) if cap else list(h) for h in histories]
+    text_dim = trained.config.text_dim if isinstance(trained.config, ModelConfig) else 1
+    lookup = _text_lookup(trained, seqs)
+    out = np.zeros((len(seqs), len(trained.catalog)), dtype=np.float32)
+    order = sorted((i for i, s in enumerate(seqs) if s), key=lambda i: len(seqs[i]))
+    was_training = net.training
+    net.eval()
+    with torch.inference_mode():
+        vecs = net.item_matrix()  # (N, D)
+        batch = 256
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            part = [seqs[i] for i in rows]
+            gaps = [gaps_seconds(s) for s in part]
+            ev = collate(part, gaps, trained.catalog, text_dim, lookup).to(device)
+            users = net(ev, vecs)  # (B, T, D)
+            last = torch.tensor([len(s) - 1 for s in part], device=device)
+            u = users[torch.arange(len(part), device=device), last]  # (B, D)
+            out[rows] = (u @ vecs.T).float().cpu().numpy()
+    net.train(was_training)
+    return out
+
+
+def _text_lookup(trained: TrainedModel, seqs: Sequence[Sequence[BehaviourEvent]]) -> Any:
+    if trained.kind != "driftrec" or trained.encoder is None:
+        return None
+    missing = sorted({e.text for s in seqs for e in s if e.text} - set(trained.text_vectors))
+    if missing:
+        trained.text_vectors.update(zip(missing, trained.encoder.encode(missing), strict=True))
+    return trained.text_vectors.__getitem__

@@ -1,0 +1,172 @@
+"""``driftrec models list | show | add | promote | rollback | retire``: the model registry."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from encoders.checkpoint import CheckpointError, load_checkpoint
+from encoders.registry import ModelEntry, RegistryError, RegistryState
+from streams.cli.options import bootstrap_option, make_settings
+from streams.errors import StreamsError
+from streams.registry import Registry
+
+
+def _registry(bootstrap_servers: str) -> Registry:
+    return Registry(make_settings(bootstrap_servers=bootstrap_servers))
+
+
+def _read(registry: Registry, allow_stale: bool = True) -> RegistryState:
+    """The registry from Kafka; with the broker down, the local mirror (said loudly on stderr)."""
+    try:
+        return registry.state()
+    except StreamsError as exc:
+        mirrored = registry.mirror() if allow_stale else None
+        if mirrored is None:
+            raise click.ClickException(str(exc)) from exc
+        state, read_ts = mirrored
+        when = datetime.fromtimestamp(read_ts, UTC).isoformat(timespec="seconds")
+        click.echo(f"warning: {exc}; showing the local mirror read at {when}", err=True)
+        return state
+
+
+def _metric(row: dict[str, Any], name: str = "NDCG@10") -> str:
+    holdout = row.get("metrics", {}).get("holdout", {})
+    value = holdout.get(name)
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _window(row: dict[str, Any]) -> str:
+    w = row.get("data_window", {})
+    if "since" in w and "until" in w:
+        fmt = "%m-%d %H:%M"
+        since = datetime.fromtimestamp(w["since"], UTC).strftime(fmt)
+        until = datetime.fromtimestamp(w["until"], UTC).strftime(fmt)
+        return f"{since}..{until} ({w.get('events', '?')} ev)"
+    return str(w.get("source", "-"))[:28]
+
+
+@click.group()
+def models() -> None:
+    """The model registry: stored models, champion / challenger status, promotion history."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per model, one per line.")
+@bootstrap_option
+def list_cmd(as_json: bool, bootstrap_servers: str) -> None:
+    """Every registered model, oldest first."""
+    rows = _read(_registry(bootstrap_servers)).rows()
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, sort_keys=True))
+        return
+    if not rows:
+        click.echo("no models registered (`driftrec models add MODEL_DIR` or `driftrec trainer`)")
+        return
+    click.echo(
+        f"{'version':<16} {'status':<10} {'created':<20} {'NDCG@10':>8}  {'window':<30} parent"
+    )
+    for row in rows:
+        click.echo(
+            f"{row['version']:<16} {row['status']:<10} {row['created'][:19]:<20} "
+            f"{_metric(row):>8}  {_window(row):<30} {row.get('parent') or '-'}"
+        )
+
+
+@models.command()
+@click.argument("version")
+@bootstrap_option
+def show(version: str, bootstrap_servers: str) -> None:
+    """One model's record, lineage file and the champion history, as JSON."""
+    registry = _registry(bootstrap_servers)
+    state = _read(registry)
+    try:
+        row = state.get(version).to_json()
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    row["status"] = state.status_of(version)
+    try:
+        row["lineage"] = registry.store.lineage(version)
+    except RegistryError as exc:
+        row["lineage"] = {"error": str(exc)}
+    row["champion_history"] = [h for h in state.pointer.history if h["version"] == version]
+    click.echo(json.dumps(row, indent=2, sort_keys=True))
+
+
+@models.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--promote", is_flag=True, help="Make it the champion right away.")
+@click.option("--reason", default="added by hand", help="Recorded with the status.")
+@bootstrap_option
+def add(model_dir: Path, promote: bool, reason: str, bootstrap_servers: str) -> None:
+    """Copy a checkpoint folder (from `driftrec train`) into the store and register it."""
+    registry = _registry(bootstrap_servers)
+    try:
+        ckpt = load_checkpoint(model_dir)
+        lineage = {
+            "created": ckpt.meta.get("created", ""),
+            "data_window": {"source": str(model_dir), **ckpt.data},
+            "metrics": {"valid": ckpt.metrics},
+            "parent": None,
+        }
+        version, path = registry.store.add(model_dir, lineage)
+        entry = ModelEntry(
+            version=version,
+            status="challenger",
+            created=str(lineage["created"]) or datetime.now(UTC).isoformat(timespec="seconds"),
+            path=str(path),
+            data_window=dict(lineage["data_window"]),
+            metrics=dict(lineage["metrics"]),
+            reason=reason,
+            updated=time.time(),
+        )
+        registry.register(entry)
+        if promote:
+            registry.promote(version, reason)
+    except (CheckpointError, RegistryError, StreamsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{version} registered{' and promoted to champion' if promote else ''} ({path})")
+
+
+@models.command()
+@click.argument("version")
+@click.option("--reason", default="promoted by hand", help="Recorded in the history.")
+@bootstrap_option
+def promote(version: str, reason: str, bootstrap_servers: str) -> None:
+    """Make VERSION the champion; running workers switch to it without a restart."""
+    try:
+        state = _registry(bootstrap_servers).promote(version, reason)
+    except (RegistryError, StreamsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"champion: {state.champion}")
+
+
+@models.command()
+@click.option("--reason", default="rolled back by hand", help="Recorded in the history.")
+@bootstrap_option
+def rollback(reason: str, bootstrap_servers: str) -> None:
+    """Give the champion role back to the previous champion."""
+    try:
+        state = _registry(bootstrap_servers).rollback(reason)
+    except (RegistryError, StreamsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"champion: {state.champion}")
+
+
+@models.command()
+@click.argument("version")
+@click.option("--reason", default="retired by hand", help="Recorded with the status.")
+@bootstrap_option
+def retire(version: str, reason: str, bootstrap_servers: str) -> None:
+    """Retire a challenger (it stops being served to the A/B share)."""
+    try:
+        _registry(bootstrap_servers).set_status(version, "retired", reason)
+    except (RegistryError, StreamsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{version}: retired")

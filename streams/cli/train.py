@@ -1,0 +1,132 @@
+"""``driftrec train``: self-supervised training of the interest model or a baseline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from streams.cli.options import make_settings, setting_default
+
+
+@click.command(name="train")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Data folder (items.jsonl, events.jsonl).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model folder to write (model.safetensors + checkpoint.json).",
+)
+@click.option(
+    "--model",
+    "kind",
+    type=click.Choice(["driftrec", "gru4rec", "sasrec"]),
+    default="driftrec",
+    help="What to train: the driftrec interest model or an ID-based baseline.",
+)
+@click.option("--epochs", type=int, default=30, help="Most epochs (early stopping may end sooner).")
+@click.option("--seed", type=int, default=0, help="Seed: same seed, data and device, same model.")
+@click.option("--batch-size", type=int, default=64, help="User windows per step.")
+@click.option("--lr", type=float, default=1e-3, help="Peak AdamW learning rate.")
+@click.option("--patience", type=int, default=3, help="Epochs without a better valid NDCG@10.")
+@click.option(
+    "--device",
+    envvar="DRIFTREC_DEVICE",
+    show_envvar=True,
+    default=setting_default("device"),
+    help="auto (cuda when present), cpu or cuda[:N].",
+)
+@click.option(
+    "--text-encoder",
+    envvar="DRIFTREC_TEXT_ENCODER",
+    show_envvar=True,
+    default=None,
+    help="Local folder or Hugging Face id of the text model; default: the packaged MiniLM.",
+)
+@click.option(
+    "--split-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help='JSON {user_id: {"valid": item_id, "test": item_id}} overriding leave-last-out.',
+)
+@click.option(
+    "--no-item-ids", is_flag=True, help="driftrec: content-only item tower (no ID table)."
+)
+@click.option("--no-progress", is_flag=True, help="No progress bars (logs and CI).")
+def train_cmd(
+    data_dir: Path,
+    out_dir: Path,
+    kind: str,
+    epochs: int,
+    seed: int,
+    batch_size: int,
+    lr: float,
+    patience: int,
+    device: str,
+    text_encoder: str | None,
+    split_file: Path | None,
+    no_item_ids: bool,
+    no_progress: bool,
+) -> None:
+    """Train on DATA's leave-last-out training part; report valid and test metrics; save OUT."""
+    from encoders.datafolder import DataFolderError, read_folder
+    from encoders.split import SplitError, leave_last_out, read_split_file
+    from encoders.textcache import TextVectorCache
+    from encoders.textenc import TextEncoder, TextEncoderError
+    from encoders.training import TrainConfig, evaluate_split, train_model
+
+    settings = make_settings()
+    try:
+        data = read_folder(data_dir)
+        split = leave_last_out(data.events, read_split_file(split_file) if split_file else None)
+        tc = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            patience=patience,
+            item_ids=not no_item_ids,
+            device=device,
+            progress=not no_progress,
+        )
+        encoder = None
+        if kind == "driftrec":
+            cache = TextVectorCache(settings.home / "text-cache")
+            encoder = TextEncoder(text_encoder, device=tc.device, cache=cache)
+    except (DataFolderError, SplitError, TextEncoderError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"training {kind} on {len(data.items)} items, {len(data.events)} events, "
+        f"{len(split.users)} evaluated users ({split.skipped_users} skipped)",
+        err=True,
+    )
+    trained = train_model(data, kind, seed=seed, train_config=tc, split=split, encoder=encoder)
+    test = evaluate_split(trained, split, "test") if split.users else {}
+    version = trained.save(out_dir, extra_metrics={f"test_{k}": v for k, v in test.items()})
+    _report(kind, version, trained.metrics, test, trained.train_seconds, out_dir)
+
+
+def _report(
+    kind: str,
+    version: str,
+    valid: dict[str, float],
+    test: dict[str, float],
+    seconds: float,
+    out_dir: Path,
+) -> None:
+    keys = [f"{m}@{k}" for k in (5, 10, 20) for m in ("HR", "NDCG", "MRR")]
+    click.echo(f"\n{kind} {version}: {seconds:.1f}s, best epoch {int(valid.get('best_epoch', 0))}")
+    click.echo(f"{'metric':<10}{'valid':>10}{'test':>10}")
+    for key in keys:
+        v, t = valid.get(f"valid_{key}"), test.get(key)
+        click.echo(
+            f"{key:<10}{'' if v is None else f'{v:.4f}':>10}{'' if t is None else f'{t:.4f}':>10}"
+        )
+    click.echo(f"saved to {out_dir} ({json.dumps({'version': version})})")

@@ -1,0 +1,81 @@
+"""The stream adapters give the trainer's own scores: driftrec through the ServingModel calls,
+GRU4Rec through its hidden state, SASRec through its item window (one smoke epoch each)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoders.baselines import BaselineConfig
+from encoders.baselines.gru4rec import GRU4Rec
+from encoders.baselines.sasrec import SASRec
+from encoders.data.synth import SynthSpec, generate
+from encoders.datafolder import DataFolder
+from encoders.evaluation.base import ItemIndex, StreamModel
+from encoders.evaluation.driftrec_model import DriftRecStream
+from encoders.evaluation.offline import replay_histories
+from encoders.evaluation.seqmodels import GRU4RecStream, SASRecStream
+from encoders.split import leave_last_out
+from encoders.textenc import TextEncoder
+from encoders.training import TrainConfig, TrainedModel, train_model
+from tests.unit.tinylm import build_tiny_model
+
+SPEC = SynthSpec(users=12, items=30, topics=3, min_events=10, max_events=16, image_dim=4)
+TC = TrainConfig(epochs=1, batch_size=8, device="cpu", progress=False)
+
+
+@pytest.fixture(scope="module")
+def data() -> DataFolder:
+    synth = generate(SPEC, seed=2)
+    return DataFolder(items=synth.items, events=synth.events)
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory: pytest.TempPathFactory) -> TextEncoder:
+    return TextEncoder(build_tiny_model(tmp_path_factory.mktemp("bert")), device="cpu")
+
+
+def _histories(data: DataFolder) -> list[list[object]]:
+    return [list(u.history("test")) for u in leave_last_out(data.events).users]
+
+
+def _check(model: StreamModel, trained: TrainedModel, data: DataFolder) -> None:
+    histories = _histories(data)
+    assert any(len(h) > 12 for h in histories)  # longer than SASRec's window below
+    assert max(len(h) for h in histories) < 64
+    expected = trained.score_users(histories)  # type: ignore[arg-type]  # (U, N)
+    got = model.scores(model.interest(replay_histories(model, histories)))  # type: ignore[arg-type]
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_driftrec_stream_matches_the_trainer(data: DataFolder, encoder: TextEncoder) -> None:
+    trained = train_model(data, "driftrec", train_config=TC, encoder=encoder)
+    _check(DriftRecStream(trained.to_serving(), ItemIndex(data.items)), trained, data)
+
+
+@pytest.mark.parametrize("kind", ["gru4rec", "sasrec"])
+def test_sequential_streams_match_the_trainer(data: DataFolder, kind: str) -> None:
+    # SASRec attends over its last 12 events (histories are longer: the window slides). The
+    # trainer's scorer also cuts GRU4Rec histories to max_len, while the stream keeps the GRU's
+    # state over the whole history, so GRU4Rec gets a window longer than every history here.
+    max_len = 12 if kind == "sasrec" else 64
+    config = BaselineConfig(kind=kind, n_items=len(data.items), dim=16, max_len=max_len)
+    trained = train_model(data, kind, config=config, train_config=replace(TC, max_len=max_len))
+    net = trained.net.inner()
+    assert isinstance(net, GRU4Rec | SASRec)
+    catalog = ItemIndex(data.items)
+    cls = GRU4RecStream if kind == "gru4rec" else SASRecStream
+    model = cls(net, trained.config, trained.catalog.ids, catalog)  # type: ignore[arg-type]
+    assert model.unknown_items == 0
+    _check(model, trained, data)
+
+
+def test_unknown_items_get_no_vector(data: DataFolder, tmp_path: Path) -> None:
+    config = BaselineConfig(kind="gru4rec", n_items=len(data.items) - 1, dim=8)
+    net = GRU4Rec(config)
+    model = GRU4RecStream(net, config, [i.item_id for i in data.items[1:]], ItemIndex(data.items))
+    assert model.unknown_items == 1
+    assert not model.item_vecs[0].any() and model.item_vecs[1].any()
