@@ -16,7 +16,10 @@ SECTIONS = (
     "latency",
     "batching",
     "scale_out",
+    "worker_storage",
 )
+#: Quick mode leaves out the worker's storage at 10k/100k users (minutes of events).
+QUICK_SECTIONS = SECTIONS[:-1]
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ QUICK = BenchConfig(
     quick=True,
     repeats=2,
     micro_repeats=3,
-    throughput_events=2_000,
+    throughput_events=1_500,
     latency_rates=(200.0, 1_000.0, 5_000.0),
     latency_seconds=2.0,
     partitions=4,
@@ -73,6 +76,7 @@ QUICK = BenchConfig(
     catalog_sizes=(10_000, 100_000),
     storage_users=(10_000, 100_000),
     encoder_texts=64,
+    sections=QUICK_SECTIONS,
 )
 
 FULL = BenchConfig(

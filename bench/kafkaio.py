@@ -162,6 +162,32 @@ def read_topic(bootstrap: str, topic: str, expect: int, timeout_s: float = 60.0)
         consumer.close()
 
 
+class TopicReader:
+    """Reads a topic from the beginning, incrementally: each :meth:`read_until` call returns only
+    what arrived since the last one (cheaper than re-reading a growing topic)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        tps = _partitions(self._consumer, topic)
+        self._consumer.assign(tps)
+        self._consumer.seek_to_beginning(*tps)
+        self.count = 0
+
+    def read_until(self, total: int, timeout_s: float = 60.0) -> list[Received]:
+        """New messages until ``total`` have been read in all (or the deadline)."""
+        got: list[Received] = []
+        deadline = time.monotonic() + timeout_s
+        while self.count < total and time.monotonic() < deadline:
+            for records in self._consumer.poll(timeout_ms=200, max_records=10_000).values():
+                got.extend(Received(r.timestamp, r.key, r.value) for r in records)
+                self.count += len(records)
+        return got
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
 def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
     deadline = time.monotonic() + 30
     while not (parts := consumer.partitions_for_topic(topic)):

@@ -181,17 +181,9 @@ def encoder(ctx: Context) -> dict[str, Any]:
             model.encode_texts(c)
         hit_rates.append(n / (time.perf_counter() - t0))
     one_text = time_per_call(lambda: model.encode_texts(["cheap camping gear"], cache=False))
-    from bench.pipelinebench import _events
+    from bench.pipelinebench import text_share
 
-    events = _events(ctx) if "events" in ctx.shared else None
-    share = None
-    if events is not None:
-        share = sum(b'"text"' in v for _, v in events) / len(events)
-    else:
-        from bench.events import make_events
-
-        evs = list(make_events(5000, 500, 1000, seed=ctx.config.seed, start_ts=1.8e9))
-        share = sum(e.text is not None for e in evs) / len(evs)
+    share = text_share(ctx)
     miss, hit = float(np.median(miss_rates)), float(np.median(hit_rates))
     ctx.say(f"encoder: {miss:,.0f} texts/s on misses, {hit:,.0f} on hits")
     return {

@@ -12,6 +12,7 @@ import datetime as dt
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ def _sections() -> dict[str, Section]:
         "latency": pipelinebench.latency,
         "batching": pipelinebench.batching,
         "scale_out": pipelinebench.scale_out,
+        "worker_storage": pipelinebench.worker_storage,
     }
 
 
@@ -103,6 +105,25 @@ def run_suite(
     echo: Callable[[str], None] = _stderr,
 ) -> dict[str, Any]:
     """Run ``config.sections`` and return the report (see :mod:`bench.report`)."""
+    import torch
+
+    # The bench process runs the in-process model timings with the worker's thread count: on a
+    # small busy machine more threads make small steps much slower (OpenMP spinning).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.torch_threads)
+    try:
+        return _run(config, settings, bootstrap, command, echo)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(
+    config: BenchConfig,
+    settings: Settings,
+    bootstrap: str | None,
+    command: str | None,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
     sections = _sections()
     with _context(config, settings, bootstrap) as ctx:
         ctx.echo = echo
@@ -126,6 +147,9 @@ def run_suite(
             except BenchError as exc:
                 ctx.report["errors"][name] = str(exc)
                 ctx.say(f"{name}: FAILED ({exc})")
+            except Exception as exc:  # a bug or a broken component: record it, run the rest
+                ctx.report["errors"][name] = f"{type(exc).__name__}: {exc}"
+                ctx.say(f"{name}: FAILED with {type(exc).__name__}\n{traceback.format_exc()}")
             ctx.report.setdefault("section_seconds", {})[name] = round(time.monotonic() - t0, 1)
         ctx.report["duration_s"] = round(time.monotonic() - ctx.started, 1)
         ctx.report["targets"] = rpt.check_targets(ctx.report)

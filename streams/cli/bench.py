@@ -12,7 +12,7 @@ from streams.cli.options import make_settings
 
 SECTION_HELP = (
     "Run only these sections (repeatable): incremental, encoder, catalog, retrieval, storage, "
-    "throughput, latency, batching, scale_out."
+    "throughput, latency, batching, scale_out, worker_storage (full mode only by default)."
 )
 
 

@@ -1,0 +1,220 @@
+"""The benchmark harness without a broker: statistics, report shape, markdown, orchestration.
+
+No timed asserts: speed is what the harness measures, never what a test checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bench import report, suite
+from bench.ann import IVFIndex, clustered_vectors, exact_top_k, recall_at_k
+from bench.config import QUICK, SECTIONS
+from bench.errors import BenchError, SectionSkipped
+from bench.events import encode_event, make_events, make_items
+from bench.passthrough import output_message
+from bench.pipeline import event_maker
+from bench.stats import latency_summary, median_of_dicts, percentile, summarize, time_per_call
+from encoders.records import parse_event, parse_item
+from streams.cli import cli
+from streams.settings import Settings
+
+HEADLINE_KEYS = {
+    "throughput",
+    "latency_ms",
+    "incremental_vs_recompute",
+    "batching_ratio",
+    "profile_bytes",
+    "machine",
+}
+
+
+def test_summarize_gives_median_and_spread() -> None:
+    s = summarize([3.0, 1.0, 2.0, 10.0])
+    assert (s.median, s.lo, s.hi, s.runs) == (2.5, 1.0, 10.0, 4)
+    assert s.spread == pytest.approx(9.0 / 2.5)
+    assert summarize([4.0]).spread == 0.0
+    with pytest.raises(ValueError, match="at least one"):
+        summarize([])
+    with pytest.raises(ValueError, match="non-finite"):
+        summarize([1.0, float("nan")])
+
+
+@pytest.mark.parametrize("q", [0, 1, 25, 50, 95, 99, 100])
+def test_percentile_matches_numpy_linear(q: float) -> None:
+    values = list(np.random.default_rng(3).exponential(10.0, size=257))
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+def test_latency_summary_and_median_of_dicts() -> None:
+    lat = latency_summary([float(v) for v in range(1, 101)])
+    assert lat["p50"] == pytest.approx(50.5)
+    assert lat["p99"] == pytest.approx(99.01)
+    assert lat["max"] == 100.0 and lat["n"] == 100.0
+    merged = median_of_dicts([{"a": 1.0, "b": 5.0}, {"a": 3.0, "b": 7.0}, {"a": 2.0}])
+    assert merged == {"a": 2.0}  # only keys present in every run
+
+
+def test_time_per_call_counts_calls() -> None:
+    calls = []
+    s = time_per_call(lambda: calls.append(1), blocks=3, block_s=0.001)
+    assert s.runs == 3
+    assert s.median > 0
+    assert len(calls) >= 4  # calibration call + at least one per block
+
+
+def _fake_report() -> dict[str, Any]:
+    r = report.skeleton()
+    r.update(
+        mode="quick",
+        command="driftrec bench --quick --json out.json",
+        machine={
+            "cpu": "Test CPU",
+            "cores": 2,
+            "ram_gib": 8.0,
+            "device": "cpu",
+            "python": "3.11",
+            "torch": "2.x",
+            "kafka": "4.4.0",
+            "faust": "0.15.3",
+        },
+        throughput={"driftrec_events_per_s": 600.0, "bare_events_per_s": 1000.0, "ratio": 0.6},
+        latency_ms={"1000": {"p50": 20.0, "p95": 60.0, "p99": 120.0}},
+        latency_ms_bare={"1000": {"p50": 5.0, "p95": 9.0, "p99": 12.0}},
+        incremental_vs_recompute={"10": 3.0, "50": 12.0, "200": 45.0},
+        batching_ratio=7.5,
+        profile_bytes=1900,
+    )
+    r["skipped"]["scale_out"] = "not in this test"
+    return r
+
+
+def test_targets_are_checked_against_the_issue_goals() -> None:
+    checks = {t["name"]: t for t in report.check_targets(_fake_report())}
+    assert checks["throughput vs bare pass-through"]["met"] is True
+    assert checks["p99 latency at 1,000 events/s"]["met"] is False  # 120 ms
+    assert checks["incremental step vs recompute, history 200"]["value"] == 45.0
+    assert checks["packed profile size"]["met"] is True
+    empty = report.check_targets(report.skeleton())
+    assert all(t["value"] is None and t["met"] is None for t in empty)
+
+
+def test_markdown_table_has_machine_figures_targets_and_skips() -> None:
+    md = report.render_markdown(_fake_report())
+    assert "Machine: Test CPU, 2 cores, 8.0 GiB RAM, cpu" in md
+    assert "Command: `driftrec bench --quick --json out.json`" in md
+    assert "| throughput, 1 worker (events/s) | 600 | 1,000 | 0.6 |" in md
+    assert "| latency p50 / p99 at 1000 events/s (ms) | 20 / 120 | 5 / 12 |  |" in md
+    assert "| incremental step vs recompute, history 200 | 45x |" in md
+    assert "| p99 latency at 1,000 events/s | < 100 ms | 120 | no |" in md
+    assert "- scale_out: not in this test" in md
+    # Every table row has as many cells as its header.
+    for block in md.split("\n\n"):
+        rows = [line for line in block.splitlines() if line.startswith("|")]
+        if rows:
+            assert len({row.count("|") for row in rows}) == 1, block
+
+
+def test_unknown_figures_render_as_dashes() -> None:
+    md = report.render_markdown(report.skeleton())
+    assert "| throughput, 1 worker (events/s) | - | - | - |" in md
+    assert report.fmt(None) == "-" and report.fmt(1234567) == "1,234,567"
+    assert report.fmt(0.012345) == "0.0123" and report.fmt(12345.6) == "12,346"
+
+
+def test_write_produces_json_with_headline_keys(tmp_path: Path) -> None:
+    out, md = tmp_path / "r" / "out.json", tmp_path / "out.md"
+    report.write(_fake_report(), out, md)
+    data = json.loads(out.read_text())
+    assert set(data) >= HEADLINE_KEYS
+    assert set(data["throughput"]) >= {"driftrec_events_per_s", "bare_events_per_s", "ratio"}
+    assert set(data["incremental_vs_recompute"]) == {"10", "50", "200"}
+    assert md.read_text().startswith("### driftrec benchmarks (quick mode)")
+
+
+def test_suite_records_results_skips_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    def ok(ctx: suite.Context) -> dict[str, Any]:
+        ctx.say("working")
+        return {"incremental_vs_recompute": {"200": 40.0}, "profile_bytes": 1500}
+
+    def skipped(ctx: suite.Context) -> dict[str, Any]:
+        raise SectionSkipped("no worker here")
+
+    def failed(ctx: suite.Context) -> dict[str, Any]:
+        raise BenchError("broker went away")
+
+    monkeypatch.setattr(
+        suite, "_sections", lambda: {"incremental": ok, "throughput": skipped, "latency": failed}
+    )
+    lines: list[str] = []
+    config = QUICK.only(("incremental", "throughput", "latency"))
+    result = suite.run_suite(config, Settings(), command="test", echo=lines.append)
+    assert set(result) >= HEADLINE_KEYS
+    assert result["incremental_vs_recompute"] == {"200": 40.0}
+    assert result["profile_bytes"] == 1500
+    assert result["throughput"]["ratio"] is None  # skeleton kept when a section is skipped
+    assert result["skipped"] == {"throughput": "no worker here"}
+    assert result["errors"] == {"latency": "broker went away"}
+    assert result["mode"] == "quick" and result["machine"]["cores"] >= 1
+    targets = {t["name"]: t["met"] for t in result["targets"]}
+    assert targets["incremental step vs recompute, history 200"] is True
+    assert any("working" in line for line in lines)
+    assert set(result["section_seconds"]) == {"incremental", "throughput", "latency"}
+
+
+def test_config_selects_known_sections_only() -> None:
+    assert QUICK.only(("latency", "incremental")).sections == ("incremental", "latency")
+    assert "worker_storage" not in QUICK.sections and "worker_storage" in SECTIONS
+    with pytest.raises(ValueError, match="unknown sections"):
+        QUICK.only(("warp_speed",))
+
+
+def test_passthrough_output_has_the_requested_size() -> None:
+    for size in (200, 1264, 4096):
+        msg = output_message("e123", 1.8e9, size)
+        assert len(msg) == size
+        assert json.loads(msg)["event_ts"] == 1.8e9
+
+
+def test_generated_events_and_items_meet_the_data_contracts() -> None:
+    items = make_items(50, seed=1)
+    assert [parse_item(i.to_json()) for i in items] == items
+    events = list(make_events(300, users=20, items=50, seed=1, start_ts=1.8e9))
+    assert events == list(make_events(300, users=20, items=50, seed=1, start_ts=1.8e9))
+    for e in events:
+        key, value = encode_event(e)
+        assert parse_event(json.loads(value)) == e and key == e.user_id.encode()
+        assert e.item_id is None or int(e.item_id[1:]) < 50
+    assert any(e.text for e in events) and any(e.text is None for e in events)
+    make = event_maker([encode_event(e) for e in events[:5]])
+    key, value = make("b7-", 6, 1.9e9)
+    body = json.loads(value)
+    assert key == events[1].user_id.encode()
+    assert (body["event_id"], body["ts"]) == ("b7-6", 1.9e9)
+
+
+def test_ivf_with_every_list_probed_is_exact() -> None:
+    items = clustered_vectors(2000, 16, clusters=20, seed=0)
+    queries = clustered_vectors(8, 16, clusters=4, seed=1)
+    exact = exact_top_k(items, queries, 10)
+    ivf = IVFIndex(items, nlist=20, seed=0)
+    assert recall_at_k(ivf.search(queries, 10, nprobe=20), exact) == 1.0
+    assert 0.0 < recall_at_k(ivf.search(queries, 10, nprobe=1), exact) <= 1.0
+    best = items @ queries[0]
+    assert exact[0, 0] == int(np.argmax(best))
+
+
+def test_cli_help_and_bad_section() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["bench", "--help"])
+    assert result.exit_code == 0
+    assert "--quick" in result.output and "DRIFTREC_BOOTSTRAP_SERVERS" in result.output
+    bad = runner.invoke(cli, ["bench", "--json", "x.json", "--section", "nope"])
+    assert bad.exit_code == 2
+    assert "unknown sections" in bad.output
