@@ -23,9 +23,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from encoders.checkpoint import load_checkpoint
-from encoders.config import ModelConfig
-from encoders.model import DriftRecModel
 from encoders.records import ItemRecord
 from encoders.registry import RegistryState
 from encoders.serving import ItemEmbedding, ServingModel
@@ -36,6 +33,7 @@ from profiles.profile import UserProfile
 from profiles.retrieval import ItemIndex
 from streams.errors import StreamsError
 from streams.loop.router import ModelRouter
+from streams.loop.serving import load_serving
 from streams.metrics import Metrics
 from streams.registry import read_state, store_path
 from streams.runtime import ModelLoader, Runtime, load_model
@@ -177,28 +175,9 @@ class LoopRuntime(Runtime):
 
     # --- hot swap --------------------------------------------------------------------------
     def _serving_model(self, version: str, share_with: ServingModel | None) -> ServingModel:
-        """Load a registered model; reuse ``share_with``'s text encoder when it is the same."""
-        path = store_path(self.settings, version)
-        ckpt = load_checkpoint(path)
-        same = self.settings.text_encoder is not None or (
-            share_with is not None and ckpt.text_encoder.get("id") == share_with.encoder.encoder_id
-        )
-        if share_with is None or not same or ckpt.kind != "driftrec":
-            return ServingModel.load(
-                path,
-                device=self.settings.device,
-                cache_dir=self.settings.cache_dir,
-                text_encoder=self.settings.text_encoder,
-            )
-        net = DriftRecModel(ModelConfig.from_json(ckpt.config))
-        net.load_state_dict(ckpt.state)
-        return ServingModel(
-            net,
-            share_with.encoder,
-            version=ckpt.version,
-            item_ids=ckpt.item_ids,
-            device=share_with.device,
-        )
+        """Load a registered model, reusing ``share_with``'s text encoder when it is the same."""
+        encoder = None if share_with is None else share_with.encoder
+        return load_serving(self.settings, store_path(self.settings, version), encoder)
 
     async def follow(self, state: RegistryState) -> None:
         """Serve what ``state`` asks for (called by the registry watcher on each change)."""
