@@ -60,6 +60,11 @@ class Runtime:
         self._pending: dict[str, ItemRecord | None] = {}
         self._pending_lock = threading.Lock()
         self._cache_seen = (0, 0)
+        # Label sets known in advance start at 0, so rates and alerts see them from the start.
+        for trigger in ("cold_start", "drift", "refresh"):
+            metrics.lists_published.labels(trigger=trigger)
+        for reason in ("model_version", "undecodable"):
+            metrics.profile_resets.labels(reason=reason)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def ready(self) -> Engine:
