@@ -16,14 +16,14 @@ from prometheus_client import REGISTRY
 from encoders.records import ItemRecord, RecordError
 from streams.codec import decode_item
 from streams.faustcfg import app_config
+from streams.loop.runtime import LoopRuntime
 from streams.metrics import Metrics
-from streams.runtime import Runtime
 from streams.settings import get_settings
 
 log = logging.getLogger(__name__)
 settings = get_settings()
 metrics = Metrics(REGISTRY)
-runtime = Runtime(settings, metrics)
+runtime = LoopRuntime(settings, metrics)  # Runtime + registry-driven hot swap
 
 app = faust.App(settings.app_id, **app_config(settings))
 
@@ -112,3 +112,4 @@ from streams import views as _views  # noqa: E402,F401
 from streams.agents import events as _events  # noqa: E402,F401
 from streams.agents import housekeeping as _housekeeping  # noqa: E402,F401
 from streams.agents import items as _items  # noqa: E402,F401
+from streams.agents import registry as _registry  # noqa: E402,F401

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from streams.loop.metrics import LoopMetrics
+
 # Model-worker stages (text encoding, one batched LSTM step, one batched retrieval) take from tens
 # of microseconds (a cached batch of one) to about a second (a cold 256-text batch on 2 CPU cores).
 STAGE_BUCKETS_S = (
@@ -130,3 +132,4 @@ class Metrics:
             registry=r,
         )
         self.model = Info("driftrec_model", "The serving model: version and device.", registry=r)
+        self.loop = LoopMetrics(r)  # the learning loop's metrics (streams.loop.metrics)

@@ -13,6 +13,7 @@ from streams.cli.kafka import kafka
 from streams.cli.models import models
 from streams.cli.pipeline import PIPELINE_COMMANDS
 from streams.cli.train import train_cmd
+from streams.cli.trainer import trainer
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -30,6 +31,7 @@ cli.add_command(bench)
 cli.add_command(eval_cmd)
 cli.add_command(models)
 cli.add_command(train_cmd)
+cli.add_command(trainer)
 for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
     cli.add_command(_command)
 

@@ -14,17 +14,25 @@ from streams.cli.options import make_settings, setting_default
 @click.option(
     "--data",
     "data_dir",
-    required=True,
+    default=None,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data folder (items.jsonl, events.jsonl).",
+    help="Data folder (items.jsonl, events.jsonl); or --from-kafka.",
 )
 @click.option(
     "--out",
     "out_dir",
-    required=True,
+    default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Model folder to write (model.safetensors + checkpoint.json).",
+    help="Model folder to write (model.safetensors + checkpoint.json); with --from-kafka the "
+    "model goes to the registry's store instead.",
 )
+@click.option(
+    "--from-kafka",
+    is_flag=True,
+    help="Build the data set from the behaviour and items topics (streams.loop.logdata) and "
+    "register the model as challenger with its holdout metrics (see `driftrec trainer`).",
+)
+@click.option("--since", default="7d", help="With --from-kafka: the log window, e.g. 12h, 7d.")
 @click.option(
     "--model",
     "kind",
@@ -75,8 +83,26 @@ def train_cmd(
     split_file: Path | None,
     no_item_ids: bool,
     no_progress: bool,
+    from_kafka: bool = False,
+    since: str = "7d",
 ) -> None:
     """Train on DATA's leave-last-out training part; report valid and test metrics; save OUT."""
+    if from_kafka:  # the learning loop's path (streams.cli.trainer), registered, not saved to OUT
+        from streams.cli.trainer import from_kafka as train_from_log
+        from streams.loop.logdata import parse_duration
+
+        if kind != "driftrec" or data_dir is not None or split_file is not None:
+            raise click.UsageError(
+                "--from-kafka trains driftrec from the log: no --data/--split-file"
+            )
+        try:
+            since_s = parse_duration(since)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--since") from exc
+        train_from_log(since_s, 0.2, 0.0, epochs, seed, device, no_progress)
+        return
+    if data_dir is None or out_dir is None:
+        raise click.UsageError("--data and --out are required (or use --from-kafka)")
     from encoders.datafolder import DataFolderError, read_folder
     from encoders.split import SplitError, leave_last_out, read_split_file
     from encoders.textcache import TextVectorCache

@@ -1,0 +1,186 @@
+"""``driftrec trainer`` (the loop's service) and ``driftrec train --from-kafka`` (one round)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from encoders.holdout import PRIMARY
+from encoders.registry import RegistryError
+from encoders.training import TrainConfig
+from streams.cli.options import bootstrap_option, make_settings, setting_default
+from streams.errors import StreamsError
+from streams.loop.candidate import Verdict, run_round
+from streams.loop.logdata import parse_duration, read_log
+from streams.loop.service import TrainerService
+from streams.registry import Registry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """Click callback: ``7d`` -> seconds."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def round_options(func: F) -> F:
+    """Options shared by ``trainer`` and ``train --from-kafka``."""
+    for option in reversed(
+        [
+            click.option("--holdout", type=float, default=0.2, help="Newest share held out."),
+            click.option(
+                "--min-gain",
+                type=float,
+                default=0.0,
+                help=f"Promote only when holdout {PRIMARY} beats the champion's by more.",
+            ),
+            click.option("--epochs", type=int, default=30, help="Most epochs per round."),
+            click.option("--seed", type=int, default=0, help="Training seed."),
+            click.option(
+                "--device",
+                envvar="DRIFTREC_DEVICE",
+                show_envvar=True,
+                default=setting_default("device"),
+                help="auto, cpu or cuda[:N].",
+            ),
+            click.option("--no-progress", is_flag=True, help="No progress bars."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def train_config(epochs: int, device: str, no_progress: bool) -> TrainConfig:
+    return TrainConfig(epochs=epochs, device=device, progress=not no_progress)
+
+
+def report(verdict: Verdict) -> None:
+    c = verdict.candidate.get(PRIMARY, 0.0)
+    o = None if verdict.champion is None else verdict.champion.get(PRIMARY, 0.0)
+    w = verdict.data_window
+    click.echo(
+        f"{verdict.version}: {w['train_events']} events trained, {w['holdout_events']} held out; "
+        f"holdout {PRIMARY} {c:.4f}"
+        + ("" if o is None else f" vs champion {verdict.champion_version} {o:.4f}")
+    )
+    if w.get("skipped"):
+        click.echo(f"skipped records: {json.dumps(w['skipped'], sort_keys=True)}")
+    click.echo(("PROMOTED: " if verdict.promoted else "") + verdict.reason)
+
+
+def from_kafka(
+    since_s: float,
+    holdout: float,
+    min_gain: float,
+    epochs: int,
+    seed: int,
+    device: str,
+    no_progress: bool,
+    bootstrap_servers: str | None = None,
+) -> Verdict:
+    """``driftrec train --from-kafka``: one round, registered as challenger, never promoted."""
+    import time
+
+    settings = make_settings(bootstrap_servers=bootstrap_servers)
+    try:
+        data = read_log(settings, time.time() - since_s, progress=not no_progress)
+        click.echo(
+            f"log: {len(data.folder.items)} items, {len(data.folder.events)} events of the last "
+            f"{since_s:.0f}s; skipped {dict(data.skipped) or 'none'}",
+            err=True,
+        )
+        verdict = run_round(
+            settings,
+            data,
+            registry=Registry(settings),
+            train_config=train_config(epochs, device, no_progress),
+            holdout_frac=holdout,
+            min_gain=min_gain,
+            seed=seed,
+            promote=False,
+        )
+    except (StreamsError, RegistryError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    report(verdict)
+    return verdict
+
+
+@click.command()
+@click.option(
+    "--since",
+    "since_s",
+    default="7d",
+    callback=duration,
+    help="Train on what the log received in this last stretch (e.g. 12h, 7d).",
+)
+@click.option("--every", "every_s", default=None, callback=duration, help="Retrain schedule.")
+@click.option(
+    "--hit-threshold",
+    type=float,
+    default=None,
+    help="Retrain when the champion's live hit rate falls below this.",
+)
+@click.option(
+    "--metrics-url",
+    "metrics_urls",
+    multiple=True,
+    help="A worker's Prometheus endpoint, e.g. http://127.0.0.1:6066/metrics (repeatable).",
+)
+@click.option("--min-outcomes", type=int, default=200, help="Lists judged before a verdict.")
+@click.option("--cooldown", "cooldown_s", default="5m", callback=duration, help="After a round.")
+@click.option("--check-every", "check_s", default="30s", callback=duration, help="Look this often.")
+@click.option("--once", is_flag=True, help="Run one round now and exit.")
+@round_options
+@bootstrap_option
+def trainer(
+    since_s: float,
+    every_s: float | None,
+    hit_threshold: float | None,
+    metrics_urls: tuple[str, ...],
+    min_outcomes: int,
+    cooldown_s: float,
+    check_s: float,
+    once: bool,
+    holdout: float,
+    min_gain: float,
+    epochs: int,
+    seed: int,
+    device: str,
+    no_progress: bool,
+    bootstrap_servers: str,
+) -> None:
+    """Retrain from the log on a schedule or when the live hit rate falls; promote only a model
+    that beats the champion on a recent time-ordered holdout."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = make_settings(bootstrap_servers=bootstrap_servers)
+    try:
+        service = TrainerService(
+            settings,
+            since_s=since_s,
+            train_config=train_config(epochs, device, no_progress),
+            every_s=every_s if every_s is not None or hit_threshold is not None else since_s,
+            threshold=hit_threshold,
+            metrics_urls=metrics_urls,
+            min_outcomes=min_outcomes,
+            cooldown_s=cooldown_s,
+            holdout_frac=holdout,
+            min_gain=min_gain,
+            seed=seed,
+        )
+        if once:
+            report(service.round("--once"))
+            return
+        service.run(check_s, report)
+    except (StreamsError, RegistryError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
