@@ -8,6 +8,7 @@ import click
 
 from streams.cli.data import data
 from streams.cli.eval import eval_cmd
+from streams.cli.forget import forget
 from streams.cli.kafka import kafka
 from streams.cli.pipeline import PIPELINE_COMMANDS
 
@@ -24,6 +25,7 @@ def cli() -> None:
 cli.add_command(kafka)
 cli.add_command(data)
 cli.add_command(eval_cmd)
+cli.add_command(forget)
 for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
     cli.add_command(_command)
 

@@ -256,6 +256,22 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}\n{tail}")
 
 
+def listening_addresses(port: int) -> set[str]:
+    """IP addresses with a socket in LISTEN state on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) != port:
+                continue
+            if len(addr) == 8:  # IPv4, little-endian
+                found.add(".".join(str(b) for b in reversed(bytes.fromhex(addr))))
+            else:
+                found.add("::" if int(addr, 16) == 0 else addr)
+    return found
+
+
 # --- Kafka helpers -------------------------------------------------------------------------
 def producer(kafka: dict[str, Any]) -> KafkaProducer:
     return KafkaProducer(**kafka, linger_ms=5, acks="all", max_request_size=4_000_000)
