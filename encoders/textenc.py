@@ -101,7 +101,11 @@ class TextEncoder:
             self._tokenizer = AutoTokenizer.from_pretrained(
                 target, local_files_only=not allow_download
             )
-            self._model = AutoModel.from_pretrained(target, local_files_only=not allow_download)
+            # safetensors only: a pytorch_model.bin is a pickle, never loaded (not even by
+            # torch's restricted unpickler).
+            self._model = AutoModel.from_pretrained(
+                target, local_files_only=not allow_download, use_safetensors=True
+            )
         except (OSError, ValueError) as exc:
             hint = "" if allow_download else " (offline: pass a local folder or allow_download)"
             raise TextEncoderError(f"cannot load text encoder {target!r}{hint}: {exc}") from exc

@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from encoders.records import ItemRecord, RecordError
 from streams.codec import decode_item
 from streams.faustcfg import app_config
+from streams.localstate import STORE_URL
 from streams.loop.runtime import LoopRuntime
 from streams.metrics import Metrics
 from streams.settings import get_settings
@@ -72,7 +73,7 @@ profiles = app.Table(
     "profiles",
     key_type=bytes,
     value_type=bytes,
-    store="rocksdb://",
+    store=STORE_URL,
     partitions=settings.partitions,
 )
 # One partition and a recovery buffer of one: the configuration Faust documents for a
@@ -81,7 +82,7 @@ catalog = app.GlobalTable(
     "catalog",
     key_type=bytes,
     value_type=bytes,
-    store="rocksdb://",
+    store=STORE_URL,
     partitions=1,
     recovery_buffer_size=1,
     on_changelog_event=_on_catalog_changelog,

@@ -6,6 +6,7 @@ from typing import Any
 
 import faust
 
+from streams.localstate import STORE_URL
 from streams.settings import Settings
 
 
@@ -33,7 +34,8 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "broker": [f"{scheme}://{b.strip()}" for b in settings.bootstrap_servers.split(",")],
         "broker_credentials": broker_credentials(settings),
         # Say the store: Faust's default is in-memory and would lose profiles on restart.
-        "store": "rocksdb://",
+        # RocksDB, with damaged local folders rebuilt from the changelog (streams.localstate).
+        "store": STORE_URL,
         "datadir": str(settings.worker_data_dir),
         # at_least_once + offsets in the profile = effectively-once state; exactly_once is
         # unreliable in faust-streaming (issues #517, #323).
@@ -50,4 +52,8 @@ def app_config(settings: Settings) -> dict[str, Any]:
         "stream_buffer_maxsize": max(4096, settings.batch_max * 4),
         "broker_commit_interval": settings.commit_interval_s,
         "table_standby_replicas": 1,
+        # A restarted or surviving worker waits up to this long for a dead member's partitions.
+        "broker_session_timeout": settings.session_timeout_s,
+        "broker_heartbeat_interval": min(3.0, settings.session_timeout_s / 3),
+        "broker_request_timeout": max(90.0, settings.session_timeout_s),
     }

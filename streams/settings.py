@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often consumed offsets are committed (seconds)."
     )
     lag_interval_s: float = Field(default=5.0, gt=0, description="Consumer-lag gauge refresh.")
+    session_timeout_s: float = Field(
+        default=30.0,
+        ge=6,
+        le=1800,
+        description="Kafka group session timeout (seconds): a worker that dies without leaving "
+        "the group (kill -9, lost host) holds its partitions this long before others take over.",
+    )
 
     # --- Publish policy (profiles.policy.PolicyConfig) ---
     drift_floor: float = Field(default=0.05, ge=0, le=2, description="Lowest drift threshold.")

@@ -6,9 +6,11 @@ mutable mapping of user_id bytes -> profile bytes, and ``send`` is an async call
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,18 +63,50 @@ class EventsBatch:
         result = await self.runtime.run(lambda engine: engine.process(incoming, stored))
         for ref, reason, message in result.rejected:
             await self._dead_letter(dlq, events[ref], reason, message)
+        # Lists first, acknowledged by the broker, then the table. A crash in between republishes
+        # the list on replay (allowed: lists are at-least-once); the other order could lose it,
+        # because the replayed event is then recognised as applied and skipped.
+        await self._publish(result)
         for user, profile in result.profiles.items():
             with as_current(events[result.profile_refs[user]]):
                 self.table[user.encode()] = profile.to_bytes()
+        self._rewrite_redelivered(events, incoming, stored, result)
+        self._count(result)
+        return result
+
+    async def _publish(self, result: BatchResult) -> None:
+        s, m = self.settings, self.metrics
         now = self.clock()
+        pending = []
         for rec in result.lists:
             value = encode_json(rec.to_json(published_ts=now))
-            await self.send(s.recommendations_topic, rec.user_id.encode(), value)
+            pending.append(await self.send(s.recommendations_topic, rec.user_id.encode(), value))
             m.lists_published.labels(trigger=rec.trigger).inc()
             if rec.event_ts is not None:
                 m.end_to_end_seconds.observe(max(0.0, now - rec.event_ts))
-        self._count(result)
-        return result
+        await asyncio.gather(*(p for p in pending if inspect.isawaitable(p)))
+
+    def _rewrite_redelivered(
+        self,
+        events: Sequence[Any],
+        incoming: Sequence[Incoming],
+        stored: Mapping[str, UserProfile | None],
+        result: BatchResult,
+    ) -> None:
+        """Write again the profile of a user whose events were all redelivered duplicates.
+
+        After a kill -9 the local RocksDB copy can be ahead of the changelog (written locally, the
+        changelog record still in the producer's buffer). The redelivered events are skipped as
+        applied, so without this write the changelog would keep the older profile, and a worker
+        taking the partition over would restore it.
+        """
+        user_of = {inc.ref: inc.event.user_id for inc in incoming}
+        refs = {user_of[ref]: ref for ref in result.duplicates}
+        for user, ref in refs.items():
+            profile = stored.get(user)
+            if user not in result.profiles and profile is not None:
+                with as_current(events[ref]):
+                    self.table[user.encode()] = profile.to_bytes()
 
     def _read(self, user: str) -> UserProfile | None:
         raw = self.table.get(user.encode())

@@ -6,6 +6,7 @@ from typing import Any
 
 from streams.agents.batch import EventsBatch
 from streams.app import app, events_topic, metrics, profiles, runtime, settings
+from streams.control import ControlledBatch, forget_counter
 
 
 async def _send(topic: str, key: bytes, value: bytes | None) -> Any:
@@ -13,6 +14,10 @@ async def _send(topic: str, key: bytes, value: bytes | None) -> Any:
 
 
 handle_batch = EventsBatch(settings, runtime, metrics, profiles, _send)
+# Control records (driftrec forget) ride on the events topic, ordered with the user's events.
+handle_events = ControlledBatch(
+    settings, handle_batch, profiles, _send, forget_counter(metrics.registry)
+)
 
 
 @app.agent(events_topic, name="behaviour")
@@ -20,4 +25,4 @@ async def behaviour(stream: Any) -> None:
     """Consume behaviour events in micro-batches (``take_events``: per-record event context)."""
     await runtime.ready()
     async for batch in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
-        await handle_batch(batch)
+        await handle_events(batch)

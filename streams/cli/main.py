@@ -9,6 +9,7 @@ import click
 from streams.cli.bench import bench
 from streams.cli.data import data
 from streams.cli.eval import eval_cmd
+from streams.cli.forget import forget
 from streams.cli.kafka import kafka
 from streams.cli.models import models
 from streams.cli.pipeline import PIPELINE_COMMANDS
@@ -32,6 +33,7 @@ cli.add_command(eval_cmd)
 cli.add_command(models)
 cli.add_command(train_cmd)
 cli.add_command(trainer)
+cli.add_command(forget)
 for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
     cli.add_command(_command)
 
