@@ -1,179 +1,199 @@
-"""``driftrec demo``: the whole pipeline on the shipped sample, end to end, in one command.
+"""``driftrec demo``: the whole pipeline on the shipped sample, end to end, on a real broker.
 
-Starts the local broker when none answers, creates the demo's own topics (a fresh namespace per
-run, deleted at the end), loads the sample catalog, starts a worker, replays the sample's events
-(stamped with the time they are sent, so latencies are live ones), shows lists as they arrive and
-what changed for a few users, prints a summary, and stops everything it started.
+Starts the local broker when none answers, gives this run its own topics and consumer group (so
+a second demo starts clean), loads the sample catalog, starts a worker subprocess with the
+packaged model, replays the sample's events in time order, shows lists arriving for a few users,
+and ends with a summary computed from what went over Kafka. It stops what it started.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
-import uuid
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import click
-from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
+from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 from tqdm import tqdm
 
-from encoders.datafolder import read_folder
-from encoders.samples import sample_path
+from encoders.datafolder import DataFolder, read_folder
+from encoders.samples import demo_model_path, sample_path
+from streams.cli.kafka import local_broker
 from streams.cli.options import bootstrap_option, make_settings
 from streams.cli.produce import make_producer, send_events
-from streams.cli.tail import format_row
+from streams.cli.tail import format_row, open_consumer
 from streams.codec import encode_json
-from streams.demo_model import demo_model
-from streams.demo_report import changes, summarise
+from streams.demoreport import summarise, what_changed
 from streams.errors import StreamsError
-from streams.localkafka import LocalBroker, free_port, metadata_ok
+from streams.localkafka import BrokerInfo, free_port, metadata_ok
 from streams.settings import Settings
-from streams.topics import ensure_topics, topic_specs
+from streams.topics import ensure_topics
+
+#: Lines shown per watched user while the replay runs (the summary shows the rest).
+LIVE_LINES_PER_USER = 6
 
 
-def _demo_env(
-    settings: Settings, run: str, port: int, data: Path, model: Path | None
-) -> dict[str, str]:
-    env = {
-        "DRIFTREC_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "DRIFTREC_APP_ID": f"driftrec-demo-{run}",
-        "DRIFTREC_EVENTS_TOPIC": f"demo-{run}-behaviour-events",
-        "DRIFTREC_ITEMS_TOPIC": f"demo-{run}-items",
-        "DRIFTREC_RECOMMENDATIONS_TOPIC": f"demo-{run}-recommendations",
-        "DRIFTREC_WEB_PORT": str(port),
-        "DRIFTREC_DATA_DIR": str(data),
-    }
-    if model is not None:
-        env["DRIFTREC_MODEL_DIR"] = str(model)
-    return env
+def _run_settings(base: Settings, run: str, port: int) -> Settings:
+    """This run's own consumer group, topics, state folder and port."""
+    return base.model_copy(
+        update={
+            "app_id": run,
+            "events_topic": f"{run}-behaviour-events",
+            "items_topic": f"{run}-items",
+            "recommendations_topic": f"{run}-recommendations",
+            "registry_topic": f"{run}-model-registry",
+            "web_port": port,
+            "data_dir": base.home / "demo" / run / "tables",
+        }
+    )
 
 
-class ListCollector(threading.Thread):
-    """Reads the demo's recommendations topic in the background and shows lists as they come."""
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """The worker subprocess reads its settings from the environment."""
+    fields = [
+        *("bootstrap_servers", "app_id", "events_topic", "items_topic"),
+        *("recommendations_topic", "registry_topic", "web_port", "data_dir"),
+    ]
+    return {f"DRIFTREC_{f.upper()}": str(getattr(settings, f)) for f in fields}
 
-    def __init__(self, settings: Settings, show: int) -> None:
+
+def _get(url: str, timeout: float = 2.0) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (our own http URL)
+            return bytes(resp.read())
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def _consumed(metrics_url: str) -> float:
+    """driftrec_events_consumed_total of the worker (0 while it does not answer)."""
+    raw = _get(metrics_url)
+    if raw is None:
+        return 0.0
+    for family in text_string_to_metric_families(raw.decode()):
+        if family.name == "driftrec_events_consumed":
+            return sum(s.value for s in family.samples if s.name.endswith("_total"))
+    return 0.0
+
+
+class _ListReader(threading.Thread):
+    """Reads the run's recommendations topic into memory, echoing the watched users' lists."""
+
+    def __init__(self, settings: Settings, watched: set[str], titles: dict[str, str]) -> None:
         super().__init__(daemon=True)
-        self.settings = settings
-        self.show = show
+        self.consumer = open_consumer(settings, settings.recommendations_topic, from_beginning=True)
+        self.watched, self.titles = watched, titles
         self.lists: list[dict[str, Any]] = []
-        self.stop_event = threading.Event()
-        self.error: Exception | None = None
+        self.last_seen = time.monotonic()
+        self.stop_flag = threading.Event()
+        self._shown: Counter[str] = Counter()
 
     def run(self) -> None:
-        consumer = KafkaConsumer(**self.settings.kafka_python_config(), enable_auto_commit=False)
         try:
-            topic = self.settings.recommendations_topic
-            parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            while not self.stop_event.is_set():
-                for batch in consumer.poll(timeout_ms=200).values():
-                    for m in batch:
-                        if m.value is None:
+            while not self.stop_flag.is_set():
+                for records in self.consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        if record.value is None:
                             continue
-                        rec = json.loads(m.value)
+                        rec = json.loads(record.value)
                         self.lists.append(rec)
-                        if len(self.lists) <= self.show or (
-                            rec["trigger"] == "drift" and len(self.lists) % 10 == 0
-                        ):
-                            tqdm.write("  list  " + format_row(rec))
-        except Exception as exc:  # shown by the main thread
-            self.error = exc
+                        self.last_seen = time.monotonic()
+                        self._echo(rec)
         finally:
-            consumer.close()
+            self.consumer.close()
+
+    def _echo(self, rec: dict[str, Any]) -> None:
+        user = rec["user_id"]
+        if user in self.watched and self._shown[user] < LIVE_LINES_PER_USER:
+            self._shown[user] += 1
+            top = self.titles.get(rec["items"][0]["item_id"], "?") if rec["items"] else "-"
+            tqdm.write(f"  list  {format_row(rec, top=2)}   top: {top[:36]}")
 
 
-def _open(url: str) -> Any:
-    if not url.startswith("http://127.0.0.1:"):
-        raise ValueError(f"the demo only talks to its own local worker, not {url}")
-    return urllib.request.urlopen(url, timeout=5)  # noqa: S310 - http://127.0.0.1 checked above
-
-
-def _get(url: str) -> Any:
+def _sent_times(settings: Settings, n: int) -> dict[str, float]:
+    """event_id -> when the producer sent it (the Kafka record's CreateTime), read back."""
+    consumer = open_consumer(settings, settings.events_topic, from_beginning=True)
+    sent: dict[str, float] = {}
     try:
-        with _open(url) as resp:
-            return json.loads(resp.read())
-    except (OSError, ValueError):
-        return None
-
-
-def _metric(url: str, name: str) -> float:
-    try:
-        with _open(url + "/metrics") as resp:
-            text = resp.read().decode()
-    except OSError:
-        return 0.0
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(name + " ") or line.startswith(name + "{")
-    )
-
-
-def _start_broker(settings: Settings) -> LocalBroker | None:
-    """The local broker, started when nothing answers on the configured address."""
-    if metadata_ok(settings.bootstrap_servers, **_probe_config(settings)):
-        click.echo(f"Kafka: using the broker at {settings.bootstrap_servers}")
-        return None
-    expected = f"127.0.0.1:{settings.kafka_port}"
-    if settings.bootstrap_servers != expected:
-        raise StreamsError(
-            f"no broker answers at {settings.bootstrap_servers}; the demo only starts a local one "
-            f"on {expected} (DRIFTREC_KAFKA_PORT)"
-        )
-    broker = LocalBroker(
-        settings.kafka_dir,
-        port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
-        heap=settings.kafka_heap,
-    )
-    click.echo(f"Kafka: starting a local broker on {expected} ...")
-    info = broker.start(timeout_s=settings.kafka_start_timeout_s)
-    click.echo(f"Kafka {info.version} started (pid {info.pid})")
-    return broker
-
-
-def _probe_config(settings: Settings) -> dict[str, Any]:
-    cfg = settings.kafka_python_config()
-    cfg.pop("bootstrap_servers")
-    return cfg
-
-
-def _wait(
-    check: Any, timeout_s: float, what: str, proc: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-            raise StreamsError(f"the worker exited ({proc.returncode}) while {what}:\n{tail}")
-        if check():
-            return
-        time.sleep(0.5)
-    raise StreamsError(f"timed out after {timeout_s:.0f}s {what}; worker log: {log}")
-
-
-def _delete_topics(settings: Settings) -> None:
-    admin = KafkaAdminClient(**settings.kafka_python_config(), client_id="driftrec-demo")
-    try:
-        existing = set(admin.list_topics())
-        prefix = settings.app_id + "-"  # Faust's changelog and repartition topics
-        names = [s.name for s in topic_specs(settings)] + [
-            t for t in existing if t.startswith(prefix)
-        ]
-        admin.delete_topics([n for n in names if n in existing])
+        while len(sent) < n:
+            batch = consumer.poll(timeout_ms=2000)
+            if not batch:
+                break
+            for records in batch.values():
+                for record in records:
+                    sent[json.loads(record.value)["event_id"]] = record.timestamp / 1000.0
     finally:
-        admin.close()
+        consumer.close()
+    return sent
+
+
+def _ensure_broker(settings: Settings) -> BrokerInfo | None:
+    """A broker that answers; returns the one started here (to stop later), else None."""
+    connection = settings.kafka_python_config()
+    if metadata_ok(connection.pop("bootstrap_servers"), **connection):
+        click.echo(f"using the Kafka broker at {settings.bootstrap_servers}")
+        return None
+    broker = local_broker(settings)
+    if settings.bootstrap_servers != broker.bootstrap:
+        raise click.ClickException(
+            f"no Kafka broker answers at {settings.bootstrap_servers}; start it, or unset "
+            f"DRIFTREC_BOOTSTRAP_SERVERS to let the demo start the local one on {broker.bootstrap}"
+        )
+    click.echo(f"starting the local Kafka broker on {broker.bootstrap} ...")
+    info = broker.start(timeout_s=settings.kafka_start_timeout_s)
+    click.echo(f"Kafka {info.version} started (pid {info.pid}, log {info.log})")
+    return info
+
+
+def _start_worker(env: dict[str, str], model_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "streams.cli", "worker", "--model", str(model_dir)]
+    with log.open("wb") as fh:
+        return subprocess.Popen(cmd, env={**os.environ, **env}, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, items: int, log: Path) -> str:
+    """Wait until /health says the model is loaded and the whole catalog is in the matrix."""
+    deadline = time.monotonic() + 300
+    with tqdm(total=items, desc="worker: catalog", unit="item") as bar:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace").splitlines()[-20:]
+                raise click.ClickException("the worker exited:\n" + "\n".join(tail))
+            raw = _get(url)
+            health = json.loads(raw) if raw else {}
+            loaded = health.get("catalog_items") or 0
+            bar.update(loaded - bar.n)
+            if health.get("status") == "ok" and loaded >= items:
+                return str(health.get("model_version"))
+            time.sleep(0.5)
+    raise click.ClickException(f"the worker was not ready after 300 s; see {log}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _send(producer: KafkaProducer, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
+    for key, value in payloads:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
 
 
 @click.command()
@@ -182,146 +202,123 @@ def _delete_topics(settings: Settings) -> None:
     "model_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Serve this checkpoint instead of the cached demo model.",
+    help="Checkpoint folder (default: the packaged model trained on the sample).",
 )
-@click.option("--untrained", is_flag=True, help="Serve an untrained model (no training step).")
 @click.option(
-    "--train-epochs",
-    type=int,
-    default=5,
-    show_default=True,
-    help="Epochs for the demo model when it is not cached yet.",
+    "--rate",
+    type=float,
+    default=200.0,
+    help="Events per second; 0 sends as fast as possible (then latency is mostly queueing).",
 )
-@click.option("--rate", type=float, default=500.0, show_default=True, help="Events per second.")
-@click.option("--limit", type=int, default=None, help="Replay only the first N sample events.")
+@click.option("--limit", type=int, default=None, help="Replay only the first N events.")
+@click.option("--watch", type=int, default=3, help="Users whose lists are shown as they arrive.")
 @click.option(
-    "--show",
-    type=int,
-    default=12,
-    show_default=True,
-    help="Lists printed as they arrive (then every 10th drift list).",
+    "--keep-running", is_flag=True, help="Leave the worker (and a broker started here) running."
 )
-@click.option("--keep", is_flag=True, help="Leave the worker running at the end (Ctrl-C stops).")
 @bootstrap_option
 def demo(
     model_dir: Path | None,
-    untrained: bool,
-    train_epochs: int,
     rate: float,
     limit: int | None,
-    show: int,
-    keep: bool,
+    watch: int,
+    keep_running: bool,
     bootstrap_servers: str,
 ) -> None:
-    """Run the pipeline on the shipped Online Retail sample and show what it does."""
+    """Run the pipeline on the shipped Online Retail sample and summarise what happened."""
     base = make_settings(bootstrap_servers=bootstrap_servers)
+    if rate < 0 or (limit is not None and limit < 1):
+        raise click.BadParameter("--rate must be >= 0 and --limit >= 1")
     data = read_folder(sample_path())
-    events = data.events[:limit]
-    titles = {i.item_id: i.title for i in data.items}
-    click.echo(
-        f"Sample: {len(data.items)} items, {len(events)} events of "
-        f"{len({e.user_id for e in events})} customers (Online Retail, CC BY 4.0)"
-    )
-    if model_dir is None and not untrained:
-        click.echo(f"Model: the demo model (trained once on the sample, {train_epochs} epochs) ...")
-        model_dir = demo_model(base, train_epochs)
-    click.echo(f"Model: {model_dir or 'UNTRAINED (lists will be close to random)'}")
-    run = uuid.uuid4().hex[:6]
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix=f"driftrec-demo-{run}-"))
-    env = _demo_env(base, run, port, workdir / "data", model_dir)
-    fields = {k.removeprefix("DRIFTREC_").lower(): v for k, v in env.items()}
-    settings = Settings.model_validate({**base.model_dump(), **fields})
+    data = DataFolder(items=data.items, events=data.events[:limit])
+    titles = {item.item_id: item.title for item in data.items}
+    model_dir = model_dir or demo_model_path()
+    run = time.strftime("demo-%Y%m%d-%H%M%S")
+    port = base.web_port if _get(f"http://127.0.0.1:{base.web_port}/health") is None else 0
+    port = port or free_port()
+    settings = _run_settings(base, run, port)
     url = f"http://127.0.0.1:{port}"
-    broker = proc = collector = None
+    per_user = Counter(e.user_id for e in data.events)
+    watched = {u for u, _ in per_user.most_common(watch)}
+    click.echo(
+        f"driftrec demo {run}: {len(data.items)} items, {len(data.events)} events of "
+        f"{len(per_user)} customers (Online Retail sample, CC BY 4.0), model {model_dir}"
+    )
+
     try:
-        broker = _start_broker(settings)
+        started = _ensure_broker(base)
+    except StreamsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    proc: subprocess.Popen[bytes] | None = None
+    reader: _ListReader | None = None
+    log = base.home / "demo" / run / "worker.log"
+    try:
         ensure_topics(settings)
         producer = make_producer(settings)
         try:
-            for item in data.items:
-                value = encode_json(item.to_json())
-                producer.send(settings.items_topic, key=item.item_id.encode(), value=value)
-            producer.flush()
-            log = workdir / "worker.log"
-            click.echo(f"Worker: starting (log {log}) ...")
-            with log.open("wb") as out:
-                proc = subprocess.Popen(
-                    [sys.argv[0] if sys.argv[0].endswith("driftrec") else "driftrec", "worker"],
-                    env={**os.environ, **env},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            started = time.monotonic()
-            _wait(
-                lambda: (_get(url + "/health") or {}).get("catalog_items") == len(data.items),
-                600,
-                "loading the model and the catalog",
-                proc,
-                log,
-            )
-            health = _get(url + "/health") or {}
+            items = [
+                (i.item_id.encode(), encode_json(i.to_json()))
+                for i in tqdm(data.items, desc="catalog -> items topic", unit="item")
+            ]
+            _send(producer, settings.items_topic, items)
+            click.echo(f"starting a worker on {url} (log {log})")
+            proc = _start_worker(_worker_env(settings), model_dir, log)
+            version = _wait_ready(proc, f"{url}/health", len(data.items), log)
             click.echo(
-                f"Worker ready in {time.monotonic() - started:.0f}s: model "
-                f"{health.get('model_version')}, {health.get('catalog_items')} items, "
-                f"web {url}"
+                f"worker ready: model {version}; watching users {', '.join(sorted(watched))}"
             )
-            collector = ListCollector(settings, show)
-            collector.start()
-            click.echo(f"Replaying {len(events)} events at {rate:.0f}/s (stamped now) ...")
+            reader = _ListReader(settings, watched, titles)
+            reader.start()
             t0 = time.monotonic()
             send_events(
-                producer, settings.events_topic, events, total=len(events), rate=rate, retime=True
+                producer,
+                settings.events_topic,
+                data.events,
+                total=len(data.events),
+                rate=rate or None,
             )
         finally:
             producer.close()
-        _wait(
-            lambda: _metric(url, "driftrec_events_consumed_total") >= len(events),
-            600,
-            "processing the events",
-            proc,
-            log,
+        with tqdm(total=len(data.events), desc="worker: consumed", unit="ev") as bar:
+            while (done := _consumed(f"{url}/metrics")) < len(data.events):
+                bar.update(int(done) - bar.n)
+                if proc.poll() is not None:
+                    raise click.ClickException(f"the worker exited early; see {log}")
+                time.sleep(0.5)
+            bar.update(len(data.events) - bar.n)
+        while time.monotonic() - reader.last_seen < 2.0:  # the last lists are on their way
+            time.sleep(0.2)
+        seconds = reader.last_seen - t0
+        reader.stop_flag.set()
+        reader.join()
+        summary = summarise(
+            data.events,
+            reader.lists,
+            sent_ts=_sent_times(settings, len(data.events)),
+            seconds=seconds,
+            hit_window=base.hit_window,
         )
-        elapsed = time.monotonic() - t0
-        time.sleep(2.0)  # the last lists reach the collector
-        collector.stop_event.set()
-        collector.join(timeout=10)
-        summary = summarise(collector.lists, events, elapsed)
-        click.echo("\nWhat changed for a few customers (latest list vs their first):")
-        for line in changes(collector.lists, titles):
-            click.echo("  " + line)
-        click.echo("\nSummary")
-        for line in summary.lines():
-            click.echo("  " + line)
-        dead = _metric(url, "driftrec_dead_letters_total")
-        click.echo(f"  dead letters       {dead:.0f}")
+        by_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rec in reader.lists:
+            by_user[rec["user_id"]].append(rec)
+        click.echo("\nWhat changed for the watched users (= kept, + new, - dropped):")
+        for user in sorted(watched):
+            if by_user[user]:
+                click.echo(what_changed(by_user[user], titles))
+        click.echo(summary.render(f"{url}/metrics", offered_rate=rate or None))
         click.echo(
-            f"  metrics            {url}/metrics (Prometheus; ops/prometheus, "
-            "ops/grafana for the dashboard)"
+            f"profiles: {url}/users/<user_id>/profile  lists: tail with DRIFTREC_RECOMMEN"
+            f"DATIONS_TOPIC={settings.recommendations_topic} driftrec tail --from-beginning"
         )
-        click.echo(f"  try                curl {url}/users/{events[-1].user_id}/profile")
-        if keep:
-            click.echo("Worker left running; Ctrl-C stops it and cleans up.")
-            proc.wait()
-    except StreamsError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except KeyboardInterrupt:
-        click.echo("interrupted")
     finally:
-        if collector is not None:
-            collector.stop_event.set()
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if broker is None:
-            try:
-                _delete_topics(settings)
-            except Exception as exc:  # cleanup is best effort; say so
-                click.echo(f"(could not delete the demo topics: {exc})")
+        if reader is not None and reader.is_alive():
+            reader.stop_flag.set()
+            reader.join()
+        if keep_running:
+            pid = "" if proc is None else f" (pid {proc.pid}: kill {proc.pid} to stop it)"
+            click.echo(f"worker left running on {url}{pid}")
         else:
-            broker.stop()
-            click.echo("Kafka: the broker the demo started is stopped")
-        shutil.rmtree(workdir, ignore_errors=True)
+            if proc is not None:
+                _stop(proc)
+            if started is not None:
+                local_broker(base).stop()
+                click.echo("local Kafka broker stopped")
