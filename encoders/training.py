@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -338,11 +339,12 @@ def _fit(
             row["loss"],
             metrics["NDCG@10"],
         )
-        if tc.progress:
-            tqdm.write(
-                f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} "
-                f"valid NDCG@10 {metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f}"
-            )
+        tqdm.write(
+            f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} valid NDCG@10 "
+            f"{metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f} "
+            f"({row['seconds']:.0f}s)",
+            file=sys.stderr,
+        )
         if metrics["NDCG@10"] > best:
             best, bad_epochs = metrics["NDCG@10"], 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
