@@ -107,6 +107,8 @@ def test_saved_checkpoint_serves_like_the_trainer(encoder: TextEncoder, tmp_path
     items = np.stack([embedded[i].vec for i in Catalog(data.items).ids])
     served = model.score(model.served_interest(h, long), items)
     np.testing.assert_allclose(served[0], trained.score_users([history])[0], atol=1e-4)
+    in_memory = trained.to_serving()
+    np.testing.assert_allclose(in_memory.embed_items(data.items[:1])[0].vec, items[0], atol=1e-6)
 
 
 def test_windows_cover_every_target_once() -> None:
