@@ -68,7 +68,7 @@ TARGETS = (
         " ms",
     ),
     Target(
-        "incremental step vs recompute, history 200",
+        "incremental step vs recompute, history 200, 1 user",
         ">= 30x",
         _path("incremental_vs_recompute", "200"),
         lambda v: v >= 30.0,
@@ -151,24 +151,34 @@ def _rows(report: dict[str, Any]) -> list[list[str]]:
                 ]
             )
     so = report.get("scale_out") or {}
-    for who in ("driftrec", "bare"):
-        s = so.get(who)
-        if s:
-            rows.append(
-                [
-                    f"{who}: 2 workers vs 1 on {so.get('partitions', 4)} partitions",
-                    fmt(s.get("two_workers_events_per_s")) if who == "driftrec" else "",
-                    fmt(s.get("two_workers_events_per_s")) if who == "bare" else "",
-                    fmt(s.get("ratio")),
-                ]
-            )
+    if so.get("driftrec") or so.get("bare"):
+
+        def one_two(who: str) -> str:
+            s = so.get(who)
+            if not s:
+                return "-"
+            one, two = s.get("one_worker_events_per_s"), s.get("two_workers_events_per_s")
+            return f"{fmt(one)} -> {fmt(two)} (x{fmt(s.get('ratio'))})"
+
+        rows.append(
+            [
+                f"1 -> 2 workers on {so.get('partitions', 4)} partitions (events/s)",
+                one_two("driftrec"),
+                one_two("bare"),
+                "",
+            ]
+        )
     return rows
 
 
 def _figure_rows(report: dict[str, Any]) -> list[list[str]]:
     rows: list[list[str]] = []
+    batched = report.get("incremental_vs_recompute_batched") or {}
     for length, ratio in (report.get("incremental_vs_recompute") or {}).items():
-        rows.append([f"incremental step vs recompute, history {length}", fmt(ratio) + "x"])
+        value = fmt(ratio) + "x"
+        if batched.get(length) is not None:
+            value += f" (1 user), {fmt(batched[length])}x (worker batch)"
+        rows.append([f"incremental step vs recompute, history {length}", value])
     if report.get("batching_ratio") is not None:
         rows.append(
             ["batching: default batch vs batch size 1", fmt(report["batching_ratio"]) + "x"]
@@ -218,6 +228,15 @@ def render_markdown(report: dict[str, Any]) -> str:
             [[t["name"], t["goal"], fmt(t["value"]), fmt(t["met"])] for t in targets],
         ),
     ]
+    notes = []
+    if report.get("batching_method"):
+        notes.append(f"batching ratio measured with the {report['batching_method']}")
+    for who, why in (report.get("latency_skipped") or {}).items():
+        notes.append(f"{who} latency: {why}")
+    if report.get("latency_timing"):
+        notes.append(f"latency = {report['latency_timing']}")
+    if notes:
+        lines += ["", "Notes:", *[f"- {n}" for n in notes]]
     for title, key in (("Skipped", "skipped"), ("Errors", "errors")):
         if report.get(key):
             lines += ["", f"{title}:"]

@@ -99,7 +99,7 @@ def test_targets_are_checked_against_the_issue_goals() -> None:
     checks = {t["name"]: t for t in report.check_targets(_fake_report())}
     assert checks["throughput vs bare pass-through"]["met"] is True
     assert checks["p99 latency at 1,000 events/s"]["met"] is False  # 120 ms
-    assert checks["incremental step vs recompute, history 200"]["value"] == 45.0
+    assert checks["incremental step vs recompute, history 200, 1 user"]["value"] == 45.0
     assert checks["packed profile size"]["met"] is True
     empty = report.check_targets(report.skeleton())
     assert all(t["value"] is None and t["met"] is None for t in empty)
@@ -163,7 +163,7 @@ def test_suite_records_results_skips_and_errors(monkeypatch: pytest.MonkeyPatch)
     assert result["errors"] == {"latency": "broker went away"}
     assert result["mode"] == "quick" and result["machine"]["cores"] >= 1
     targets = {t["name"]: t["met"] for t in result["targets"]}
-    assert targets["incremental step vs recompute, history 200"] is True
+    assert targets["incremental step vs recompute, history 200, 1 user"] is True
     assert any("working" in line for line in lines)
     assert set(result["section_seconds"]) == {"incremental", "throughput", "latency"}
 
