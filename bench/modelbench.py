@@ -23,7 +23,7 @@ from bench.ann import IVFIndex, clustered_vectors, exact_top_k, recall_at_k
 from bench.events import make_items
 from bench.stats import time_per_call
 from encoders.model import EventTensors
-from encoders.records import ACTIONS
+from encoders.records import ACTIONS, BehaviourEvent
 from encoders.serving import ItemEmbedding, ServingModel, StepEvent
 from profiles.profile import Applied, RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query
@@ -214,6 +214,8 @@ def encoder(ctx: Context) -> dict[str, Any]:
     from bench.pipelinebench import text_share
 
     share = text_share(ctx)
+    sample = _sample_events()
+    sample_share = sum(e.text is not None for e in sample) / len(sample) if sample else None
     miss, hit = float(np.median(miss_rates)), float(np.median(hit_rates))
     ctx.say(f"encoder: {miss:,.0f} texts/s on misses, {hit:,.0f} on hits")
     return {
@@ -224,6 +226,7 @@ def encoder(ctx: Context) -> dict[str, Any]:
             "batch": batch,
             "single_uncached_text_ms": one_text.median * 1e3,
             "share_events_needing_encoder": share,
+            "share_online_retail_sample": sample_share,
             "share_note": "events with free text (search/comment) in the benchmark stream; "
             "item texts are encoded once per item, when it arrives",
             "encoder_id": model.encoder.encoder_id,
@@ -319,17 +322,43 @@ def retrieval(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _profile(dim: int, state_dim: int, id_chars: int, seed: int) -> UserProfile:
-    """A profile as the worker keeps it after many events: full recent window, a list published."""
+def _sample_events() -> list[BehaviourEvent]:
+    """The shipped Online Retail sample's events (empty when this install has no sample)."""
+    try:
+        from encoders.datafolder import read_folder
+        from encoders.samples import sample_path
+
+        return list(read_folder(sample_path()).events)
+    except (ImportError, FileNotFoundError, AttributeError):
+        return []
+
+
+def _profile(
+    dim: int,
+    state_dim: int,
+    id_chars: int,
+    seed: int,
+    events: list[BehaviourEvent] | None = None,
+) -> UserProfile:
+    """A profile as the worker keeps it after many events: full recent window, a list published.
+
+    Ids are ``id_chars`` long, or those of ``events`` (one real user's history) when given.
+    """
     rng = np.random.default_rng(seed)
-    p = UserProfile("u" + "0" * (id_chars - 1), "m-0123456789ab", np.zeros(state_dim), dim)
+    user = events[0].user_id if events else "u" + "0" * (id_chars - 1)
+    p = UserProfile(user, "m-0123456789ab", np.zeros(state_dim), dim)
     for n in range(40):
         interest = rng.standard_normal(dim).astype(np.float32)
+        if events:
+            e = events[n % len(events)]
+            recent = RecentEvent(f"{e.event_id}", e.item_id, e.action, e.ts)
+        else:
+            recent = RecentEvent(
+                f"e{n:0{id_chars - 1}d}", f"i{n:0{id_chars - 1}d}", "view", 1.8e9 + n
+            )
         p.update(
             Applied(
-                event=RecentEvent(
-                    f"e{n:0{id_chars - 1}d}", f"i{n:0{id_chars - 1}d}", "view", 1.8e9 + n
-                ),
+                event=recent,
                 source="behaviour-events:3",
                 offset=1_000_000 + n,
                 state=rng.standard_normal(state_dim).astype(np.float32),
@@ -357,6 +386,16 @@ def storage(ctx: Context) -> dict[str, Any]:
         f"{c}_char_ids": len(_profile(model.dim, model.state_dim, c, 0).to_bytes())
         for c in (8, 12, 36)
     }
+    sample = _sample_events()
+    if sample:
+        # The sample user with the most events: a full window of real ids.
+        by_user: dict[str, list[BehaviourEvent]] = {}
+        for e in sample:
+            by_user.setdefault(e.user_id, []).append(e)
+        busiest = max(by_user.values(), key=len)
+        sizes["online_retail_sample"] = len(
+            _profile(model.dim, model.state_dim, 0, 0, busiest).to_bytes()
+        )
     out: dict[str, Any] = {"profile_sizes": sizes}
     per_user: dict[str, Any] = {}
     template = _profile(model.dim, model.state_dim, 12, 0)
@@ -376,7 +415,7 @@ def storage(ctx: Context) -> dict[str, Any]:
         per_user[str(users)] = {"bytes_per_profile": on_disk / users, "sst_bytes": on_disk}
         ctx.say(f"RocksDB, {users:,} users: {on_disk / users:,.0f} B/profile on disk")
     out["storage"] = per_user
-    out["profile_bytes"] = sizes["12_char_ids"]
+    out["profile_bytes"] = sizes.get("online_retail_sample", sizes["12_char_ids"])
     return out
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 SAMPLE_K = 10
 #: Quick mode offers no rate above this multiple of the measured saturation throughput.
 QUICK_MAX_OVERLOAD = 1.5
+#: Events per burst in the batching sweep.
+BATCH_SWEEP_EVENTS = 2_000
 #: Events of the warm-up burst each main session gets before any measurement (discarded).
 WARMUP_EVENTS = 200
 
@@ -200,6 +202,8 @@ def batching(ctx: Context) -> dict[str, Any]:
     if main is None:
         raise SectionSkipped(ctx.report["skipped"].get("driftrec", "driftrec unavailable"))
     make = stream_maker(ctx)
+    # Small batches are slow (batch 1: tens of events/s); bursts are capped to keep the sweep short.
+    n = min(cfg.throughput_events, BATCH_SWEEP_EVENTS)
     eps: dict[str, float] = {}
     ratios: dict[str, float] = {}
     default_runs: list[float] = []
@@ -216,8 +220,8 @@ def batching(ctx: Context) -> dict[str, Any]:
             other.burst(make, WARMUP_EVENTS)
             pairs = []
             for _ in range(cfg.repeats):
-                a = other.burst(make, cfg.throughput_events).events_per_s
-                d = main.burst(make, cfg.throughput_events).events_per_s
+                a = other.burst(make, n).events_per_s
+                d = main.burst(make, n).events_per_s
                 default_runs.append(d)
                 pairs.append((a, d))
         eps[str(size)] = summarize([a for a, _ in pairs]).median
