@@ -18,11 +18,16 @@ SECTIONS = (
     "batching",
     "scale_out",
     "worker_storage",
+    "profile",
 )
+#: Opt-in sections (``--profile``): not part of a default run.
+OPT_IN = frozenset({"profile"})
 #: Quick mode leaves out what needs extra workers started (each start costs tens of seconds):
 #: the worker batch sweep (the in-process engine sweep stands in), scale-out, and the worker's
 #: storage at 10k/100k users (minutes of events).
-QUICK_SECTIONS = tuple(s for s in SECTIONS if s not in {"batching", "scale_out", "worker_storage"})
+QUICK_SECTIONS = tuple(
+    s for s in SECTIONS if s not in {"batching", "scale_out", "worker_storage", *OPT_IN}
+)
 
 
 @dataclass(frozen=True)
@@ -97,4 +102,5 @@ FULL = BenchConfig(
     catalog_sizes=(1_000, 10_000, 100_000),
     storage_users=(10_000, 100_000),
     encoder_texts=256,
+    sections=tuple(s for s in SECTIONS if s not in OPT_IN),
 )

@@ -332,3 +332,26 @@ def worker_storage(ctx: Context) -> dict[str, Any]:
             f"RocksDB +{disk / 2**20:,.1f} MiB"
         )
     return {"worker_storage": out}
+
+
+def profile(ctx: Context) -> dict[str, Any]:
+    """py-spy samples of each main worker during one burst: where the time goes, per thread."""
+    from bench import profiling
+
+    py_spy = ctx.shared.get("py_spy")
+    if not py_spy:
+        raise SectionSkipped("py-spy not found: pip install py-spy, then --py-spy PATH")
+    out: dict[str, Any] = {}
+    for name, session in _main(ctx).items():
+        raw = ctx.scratch / f"profile-{name}.txt"
+        rec = profiling.record(py_spy, session.workers[0].pid, raw)
+        time.sleep(1.0)  # let py-spy attach before the burst
+        try:
+            r = session.burst(stream_maker(ctx), ctx.config.throughput_events)
+        finally:
+            rec.stop()
+        out[name] = {"events_per_s_while_sampled": r.events_per_s} | {
+            "threads": profiling.summarize(raw)
+        }
+        ctx.say(f"profiled {name}: {raw}")
+    return {"profile": out}

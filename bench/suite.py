@@ -77,6 +77,7 @@ def _sections() -> dict[str, Section]:
         "batching": pipelinebench.batching,
         "scale_out": pipelinebench.scale_out,
         "worker_storage": pipelinebench.worker_storage,
+        "profile": pipelinebench.profile,
     }
 
 
@@ -104,8 +105,12 @@ def run_suite(
     bootstrap: str | None = None,
     command: str | None = None,
     echo: Callable[[str], None] = _stderr,
+    py_spy: str | None = None,
 ) -> dict[str, Any]:
-    """Run ``config.sections`` and return the report (see :mod:`bench.report`)."""
+    """Run ``config.sections`` and return the report (see :mod:`bench.report`).
+
+    ``py_spy`` is the py-spy executable for the opt-in ``profile`` section.
+    """
     import torch
 
     # The bench process runs the in-process model timings with the worker's thread count: on a
@@ -113,7 +118,7 @@ def run_suite(
     threads = torch.get_num_threads()
     torch.set_num_threads(settings.torch_threads)
     try:
-        return _run(config, settings, bootstrap, command, echo)
+        return _run(config, settings, bootstrap, command, echo, py_spy)
     finally:
         torch.set_num_threads(threads)
 
@@ -124,10 +129,12 @@ def _run(
     bootstrap: str | None,
     command: str | None,
     echo: Callable[[str], None],
+    py_spy: str | None,
 ) -> dict[str, Any]:
     sections = _sections()
     with _context(config, settings, bootstrap) as ctx:
         ctx.echo = echo
+        ctx.shared["py_spy"] = py_spy
         ctx.report.update(
             {
                 "mode": "quick" if config.quick else "full",
