@@ -218,3 +218,31 @@ def test_cli_help_and_bad_section() -> None:
     bad = runner.invoke(cli, ["bench", "--json", "x.json", "--section", "nope"])
     assert bad.exit_code == 2
     assert "unknown sections" in bad.output
+
+
+def test_profile_summary_separates_busy_idle_and_spin(tmp_path: Path) -> None:
+    from bench.profiling import summarize as summarize_profile
+
+    raw = tmp_path / "raw.txt"
+    main = "thread (1): MainThread;main (w.py:1);run_forever (base_events.py:600)"
+    raw.write_text(
+        "\n".join(
+            [
+                f"{main};EpollSelector.select (selectors.py:468) 50",
+                f"{main};Handle._run (events.py:80);send (aiokafka/producer.py:500) 30",
+                f"{main};Handle._run (events.py:80);BaseEventLoop.call_soon (b.py:765);"
+                "BaseEventLoop._call_soon (b.py:781) 10",
+                "thread (2): model;_worker (thread.py:80);SimpleQueue.get (q.py:1) 90",
+                "thread (2): model;_worker (thread.py:80);step (serving.py:9) 10",
+            ]
+        )
+        + "\n"
+    )
+    out = summarize_profile(raw)
+    m = out["thread (1): MainThread"]
+    assert m["samples"] == 90 and m["busy_share"] == pytest.approx(40 / 90)
+    assert m["sleep0_spin_share_of_busy"] == pytest.approx(10 / 40)
+    assert m["top_inclusive"]["send [producer.py]"] == pytest.approx(30 / 40)
+    model = out["thread (2): model"]
+    assert model["busy_share"] == pytest.approx(0.1)
+    assert "step [serving.py]" not in model["top_inclusive"]  # on every busy stack: outer frame
