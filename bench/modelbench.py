@@ -280,7 +280,8 @@ def retrieval(ctx: Context) -> dict[str, Any]:
     """Top-K retrieval time per user against catalog size, exact (the worker's ItemIndex.top_k)
     and with the numpy IVF index of :mod:`bench.ann` (recall@10 against exact), single users and
     batches of 64. Vectors: unit vectors in category-like clusters (no trained tower needed)."""
-    dim = _model(ctx).dim
+    model = _model(ctx)
+    dim = model.dim
     rng = np.random.default_rng(ctx.config.seed)
     exact_ms: dict[str, float] = {}
     batched_ms: dict[str, float] = {}
@@ -290,8 +291,9 @@ def retrieval(ctx: Context) -> dict[str, Any]:
         users = clustered_vectors(64, dim, clusters=16, seed=ctx.config.seed + 1)  # (64, D)
         exclude = [frozenset(f"i{rng.integers(n):07d}" for _ in range(20)) for _ in range(64)]
         queries = [Query(users[b], exclude[b], ()) for b in range(64)]
-        one = time_per_call(partial(index.top_k, queries[:1], K))
-        batch = time_per_call(partial(index.top_k, queries, K), blocks=3)
+        # score=model.score: the product runs in torch on the model's device, as in the worker.
+        one = time_per_call(partial(index.top_k, queries[:1], K, score=model.score))
+        batch = time_per_call(partial(index.top_k, queries, K, score=model.score), blocks=3)
         exact_ms[str(n)] = one.median * 1e3
         batched_ms[str(n)] = batch.median * 1e3 / 64
         nlist = max(4, int(np.sqrt(n)))

@@ -115,12 +115,17 @@ def run_suite(
 
     # The bench process runs the in-process model timings with the worker's thread count: on a
     # small busy machine more threads make small steps much slower (OpenMP spinning).
-    threads = torch.get_num_threads()
+    from bench.machine import set_blas_threads, blas_threads
+
+    threads, blas = torch.get_num_threads(), blas_threads()
     torch.set_num_threads(settings.torch_threads)
+    set_blas_threads(settings.torch_threads)  # numpy's BLAS spins the same way
     try:
         return _run(config, settings, bootstrap, command, echo, py_spy)
     finally:
         torch.set_num_threads(threads)
+        if blas is not None:
+            set_blas_threads(blas)
 
 
 def _run(
