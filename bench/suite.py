@@ -113,10 +113,10 @@ def run_suite(
     """
     import torch
 
+    from bench.machine import blas_threads, set_blas_threads
+
     # The bench process runs the in-process model timings with the worker's thread count: on a
     # small busy machine more threads make small steps much slower (OpenMP spinning).
-    from bench.machine import set_blas_threads, blas_threads
-
     threads, blas = torch.get_num_threads(), blas_threads()
     torch.set_num_threads(settings.torch_threads)
     set_blas_threads(settings.torch_threads)  # numpy's BLAS spins the same way
