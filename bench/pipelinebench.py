@@ -342,16 +342,20 @@ def profile(ctx: Context) -> dict[str, Any]:
     if not py_spy:
         raise SectionSkipped("py-spy not found: pip install py-spy, then --py-spy PATH")
     out: dict[str, Any] = {}
+    folder: Path = ctx.shared.get("artifacts") or ctx.scratch
+    folder.mkdir(parents=True, exist_ok=True)
     for name, session in _main(ctx).items():
-        raw = ctx.scratch / f"profile-{name}.txt"
+        raw = folder / f"profile-{name}.txt"
         rec = profiling.record(py_spy, session.workers[0].pid, raw)
         time.sleep(1.0)  # let py-spy attach before the burst
         try:
             r = session.burst(stream_maker(ctx), ctx.config.throughput_events)
         finally:
             rec.stop()
-        out[name] = {"events_per_s_while_sampled": r.events_per_s} | {
-            "threads": profiling.summarize(raw)
+        out[name] = {
+            "events_per_s_while_sampled": r.events_per_s,
+            "raw": str(raw) if ctx.shared.get("artifacts") else None,
+            "threads": profiling.summarize(raw),
         }
         ctx.say(f"profiled {name}: {raw}")
     return {"profile": out}

@@ -19,7 +19,7 @@ from bench.errors import BenchError
 
 #: Leaf functions of a thread that waits rather than works (selector, locks, queues, sleeps).
 IDLE_FUNCS = frozenset(
-    {"select", "wait", "get", "sleep", "acquire", "poll", "_wait_for_tstate_lock"}
+    {"select", "wait", "get", "sleep", "acquire", "poll", "_worker", "_wait_for_tstate_lock"}
 )
 
 
@@ -43,8 +43,8 @@ class Recording:
         return self.out
 
 
-#: Frames found on more than this share of a thread's busy samples are left out of its top list.
-OUTER_SHARE = 0.97
+#: Frames that hand work to a thread; what runs below the last of them is the work itself.
+DISPATCHERS = frozenset({"Handle._run", "_WorkItem.run", "Thread.run"})
 
 
 def record(py_spy: str, pid: int, out: Path, rate_hz: int = 100) -> Recording:
@@ -65,9 +65,19 @@ def _name(frame: str) -> str:
     return f"{func} [{module}]" if module else func
 
 
+def _work(frames: list[str]) -> list[str]:
+    """The frames below the last dispatcher (event-loop callback, executor work item, thread
+    start): what the thread was actually asked to do."""
+    for i in range(len(frames) - 1, -1, -1):
+        if frames[i].split(" (")[0] in DISPATCHERS:
+            return frames[i + 1 :]
+    return frames[1:]
+
+
 def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
-    """Per thread: samples, busy share, the busiest functions (inclusive share of busy samples),
-    and the share spent rescheduling coroutines that yield with ``sleep(0)`` (a busy wait)."""
+    """Per thread: samples, busy share, the busiest functions (inclusive share of busy samples,
+    counted below the event loop / executor dispatch), and the share spent rescheduling
+    coroutines that yield with ``sleep(0)`` (a busy wait)."""
     threads: dict[str, dict[str, Any]] = {}
     for line in raw.read_text().splitlines():
         stack, _, count_s = line.rpartition(" ")
@@ -79,14 +89,14 @@ def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
             frames[0], {"samples": 0, "busy": 0, "spin": 0, "functions": Counter()}
         )
         t["samples"] += count
-        leaf = frames[-1]
-        if leaf.split(" (")[0].rsplit(".", 1)[-1] in IDLE_FUNCS:
+        if frames[-1].split(" (")[0].rsplit(".", 1)[-1] in IDLE_FUNCS:
             continue
         t["busy"] += count
+        work = _work(frames)
         # A C task stepping straight into call_soon: a coroutine that yielded bare (sleep(0)).
-        if len(frames) >= 3 and "_call_soon" in leaf and frames[-3].startswith("Handle._run"):
+        if work and work[0].startswith("BaseEventLoop.call_soon"):
             t["spin"] += count
-        for name in {_name(f) for f in frames[1:]}:
+        for name in {_name(f) for f in work}:
             t["functions"][name] += count
     out: dict[str, Any] = {}
     for name, t in threads.items():
@@ -95,11 +105,6 @@ def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
             "samples": t["samples"],
             "busy_share": t["busy"] / max(t["samples"], 1),
             "sleep0_spin_share_of_busy": t["spin"] / busy,
-            # Frames on (nearly) every busy stack (the entry point, the event loop) say nothing.
-            "top_inclusive": dict(
-                [(f, c / busy) for f, c in t["functions"].most_common() if c / busy < OUTER_SHARE][
-                    :top
-                ]
-            ),
+            "top_inclusive": {f: c / busy for f, c in t["functions"].most_common(top)},
         }
     return out

@@ -106,10 +106,12 @@ def run_suite(
     command: str | None = None,
     echo: Callable[[str], None] = _stderr,
     py_spy: str | None = None,
+    artifacts: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``config.sections`` and return the report (see :mod:`bench.report`).
 
-    ``py_spy`` is the py-spy executable for the opt-in ``profile`` section.
+    ``py_spy`` is the py-spy executable for the opt-in ``profile`` section, which keeps its raw
+    samples in ``artifacts`` (default: the suite's temporary folder, removed at the end).
     """
     import torch
 
@@ -121,7 +123,7 @@ def run_suite(
     torch.set_num_threads(settings.torch_threads)
     set_blas_threads(settings.torch_threads)  # numpy's BLAS spins the same way
     try:
-        return _run(config, settings, bootstrap, command, echo, py_spy)
+        return _run(config, settings, bootstrap, command, echo, py_spy, artifacts)
     finally:
         torch.set_num_threads(threads)
         if blas is not None:
@@ -135,11 +137,13 @@ def _run(
     command: str | None,
     echo: Callable[[str], None],
     py_spy: str | None,
+    artifacts: Path | None,
 ) -> dict[str, Any]:
     sections = _sections()
     with _context(config, settings, bootstrap) as ctx:
         ctx.echo = echo
         ctx.shared["py_spy"] = py_spy
+        ctx.shared["artifacts"] = artifacts
         ctx.report.update(
             {
                 "mode": "quick" if config.quick else "full",

@@ -38,7 +38,8 @@ SECTION_HELP = (
 @click.option(
     "--profile",
     is_flag=True,
-    help="Also sample both workers with py-spy during one burst and report where time goes.",
+    help="Also sample both workers with py-spy during one burst and report where time goes "
+    "(raw samples kept in <json name>-profiles/).",
 )
 @click.option(
     "--py-spy",
@@ -88,7 +89,12 @@ def bench(
         bootstrap_servers = None
     command = "driftrec " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run_suite(
-        config, make_settings(), bootstrap=bootstrap_servers, command=command, py_spy=py_spy
+        config,
+        make_settings(),
+        bootstrap=bootstrap_servers,
+        command=command,
+        py_spy=py_spy,
+        artifacts=json_path.parent / f"{json_path.stem}-profiles" if profile else None,
     )
     report.write(result, json_path, markdown_path)
     click.echo(report.render_markdown(result))

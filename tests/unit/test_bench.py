@@ -224,7 +224,7 @@ def test_profile_summary_separates_busy_idle_and_spin(tmp_path: Path) -> None:
     from bench.profiling import summarize as summarize_profile
 
     raw = tmp_path / "raw.txt"
-    main = "thread (1): MainThread;main (w.py:1);run_forever (base_events.py:600)"
+    main = "thread (1): MainThread;main (w.py:1);BaseEventLoop.run_forever (base_events.py:600)"
     raw.write_text(
         "\n".join(
             [
@@ -232,8 +232,9 @@ def test_profile_summary_separates_busy_idle_and_spin(tmp_path: Path) -> None:
                 f"{main};Handle._run (events.py:80);send (aiokafka/producer.py:500) 30",
                 f"{main};Handle._run (events.py:80);BaseEventLoop.call_soon (b.py:765);"
                 "BaseEventLoop._call_soon (b.py:781) 10",
-                "thread (2): model;_worker (thread.py:80);SimpleQueue.get (q.py:1) 90",
-                "thread (2): model;_worker (thread.py:80);step (serving.py:9) 10",
+                "thread (2): model;Thread.run (threading.py:9);_worker (thread.py:80) 90",
+                "thread (2): model;Thread.run (threading.py:9);_worker (thread.py:80);"
+                "_WorkItem.run (thread.py:58);step (serving.py:9) 10",
             ]
         )
         + "\n"
@@ -245,4 +246,5 @@ def test_profile_summary_separates_busy_idle_and_spin(tmp_path: Path) -> None:
     assert m["top_inclusive"]["send [producer.py]"] == pytest.approx(30 / 40)
     model = out["thread (2): model"]
     assert model["busy_share"] == pytest.approx(0.1)
-    assert "step [serving.py]" not in model["top_inclusive"]  # on every busy stack: outer frame
+    assert model["top_inclusive"] == {"step [serving.py]": 1.0}  # only the work item's frames
+    assert "main [w.py]" not in m["top_inclusive"]  # above the event loop's dispatch
