@@ -74,6 +74,13 @@ TARGETS = (
         lambda v: v >= 30.0,
         "x",
     ),
+    Target(
+        "incremental vs recompute, history 200, worker batch",
+        ">= 30x",
+        _path("incremental_vs_recompute_batched", "200"),
+        lambda v: v >= 30.0,
+        "x",
+    ),
     Target("packed profile size", "< 2 KiB", _path("profile_bytes"), lambda v: v < 2048.0, " B"),
 )
 
@@ -179,6 +186,10 @@ def _figure_rows(report: dict[str, Any]) -> list[list[str]]:
         if batched.get(length) is not None:
             value += f" (1 user), {fmt(batched[length])}x (worker batch)"
         rows.append([f"incremental step vs recompute, history {length}", value])
+    eng = (report.get("engine_batching") or {}).get("events_per_s") or {}
+    if eng:
+        sizes = " / ".join(f"{fmt(v)} (batch {k})" for k, v in eng.items())
+        rows.append(["model side alone (engine, no Kafka), events/s", sizes])
     if report.get("batching_ratio") is not None:
         rows.append(
             ["batching: default batch vs batch size 1", fmt(report["batching_ratio"]) + "x"]
@@ -212,7 +223,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('ram_gib', '?')} GiB "
         f"RAM, {m.get('device', '?')}; Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
-        f"Kafka {m.get('kafka') or '?'}, Faust {m.get('faust', '?')}.",
+        f"Kafka {m.get('kafka') or '?'}, Faust {m.get('faust', '?')}."
+        + (
+            f" Load average at start: {m['load_avg_at_start'][0]:.1f}."
+            if m.get("load_avg_at_start")
+            else ""
+        ),
     ]
     if report.get("command"):
         lines.append(f"Command: `{report['command']}`")
