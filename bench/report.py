@@ -210,8 +210,14 @@ def _figure_rows(report: dict[str, Any]) -> list[list[str]]:
             rows.append([f"worker RSS, {users} users (MiB)", fmt(s["worker_rss_bytes"] / 2**20)])
     for n, b in (report.get("catalog_memory_bytes") or {}).items():
         rows.append([f"catalog memory, {n} items (MiB)", fmt(b / 2**20)])
-    for n, r in (report.get("retrieval") or {}).get("exact_ms_per_user", {}).items():
-        rows.append([f"retrieval per user, {n} items (ms)", fmt(r)])
+    retrieval = report.get("retrieval") or {}
+    for n, r in retrieval.get("exact_ms_per_user", {}).items():
+        batched = retrieval.get("exact_ms_per_user_batch64", {}).get(n)
+        ivf = ((retrieval.get("ivf") or {}).get(n) or {}).get("nprobe", {}).get("4")
+        value = fmt(r) + (f" ({fmt(batched)} in batches of 64)" if batched is not None else "")
+        if ivf:
+            value += f"; IVF nprobe 4: {fmt(ivf['ms_per_user'])}, recall {fmt(ivf['recall_at_10'])}"
+        rows.append([f"top-10 retrieval per user, {n} items (ms)", value])
     return rows
 
 
@@ -231,7 +237,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         ),
     ]
     if report.get("command"):
-        lines.append(f"Command: `{report['command']}`")
+        lines += ["", f"Command: `{report['command']}`"]
     lines += ["", *_table(["pipeline (medians)", "driftrec", "bare Faust", "ratio"], _rows(report))]
     figures = _figure_rows(report)
     if figures:
