@@ -208,6 +208,13 @@ def _figure_rows(report: dict[str, Any]) -> list[list[str]]:
         rows.append([f"RocksDB bytes per profile, {users} users", fmt(s.get("bytes_per_profile"))])
         if s.get("worker_rss_bytes") is not None:
             rows.append([f"worker RSS, {users} users (MiB)", fmt(s["worker_rss_bytes"] / 2**20)])
+    for users, w in (report.get("worker_storage") or {}).items():
+        rows.append(
+            [
+                f"driftrec worker at {users} users: RSS (MiB) / RocksDB bytes per profile",
+                f"{fmt(w['worker_rss_bytes'] / 2**20)} / {fmt(w['bytes_per_profile_dir'])}",
+            ]
+        )
     for n, b in (report.get("catalog_memory_bytes") or {}).items():
         rows.append([f"catalog memory, {n} items (MiB)", fmt(b / 2**20)])
     retrieval = report.get("retrieval") or {}
