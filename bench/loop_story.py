@@ -191,11 +191,17 @@ def run_story(lab: Lab, scenario: Scenario, say: Say = say_nothing) -> dict[str,
         verdict = trainer.round(why or "forced: the hit rate did not fall")
         out["retrain"] = verdict.to_json()
         say(f"round 1: {verdict.reason}")
+        out["round_s"] = round(time.monotonic() - t0, 2)
+        t0 = time.monotonic()
         half = len(scenario.after) // 2
-        phase("after promotion", scenario.after[:half])
+        marks["after promotion"] = len(sent)
+        produce(settings, scenario.after[:half])  # traffic goes on while the worker swaps
         if verdict.promoted:
             worker.wait(lambda: _health(worker)["model_version"] == verdict.version, 120, "swap")
-        out["promotion_to_swap_s"] = round(time.monotonic() - t0, 2)
+        out["promotion_to_serving_s"] = round(time.monotonic() - t0, 2)
+        sent.extend(scenario.after[:half])
+        target = len(sent)
+        worker.wait(lambda: worker.handled() >= target, 240, f"after promotion: {target} events")
         out["worker_alive_same_pid"] = proc.proc.poll() is None
         # A round on stale data: trained only on what came before the drift.
         stale_frac = 1.0 - len(scenario.before) / len(sent)
