@@ -96,3 +96,62 @@ def test_a_model_trained_on_stale_data_is_refused_and_only_serves_the_ab_share(
     png = tmp_path / "curve.png"
     plot(r["curve"], r["marks"], png, "recovery")
     assert png.stat().st_size > 10_000
+
+
+def test_train_from_kafka_counts_bad_records_and_registers_a_challenger(
+    story: tuple[Lab, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from bench.loop_story import _send
+    from streams.cli.main import cli
+
+    lab, r = story
+    settings = lab.settings()
+    for name, value in lab.env().items():
+        monkeypatch.setenv(name, value)
+    bad = [
+        (b"u00001", b"{not json"),
+        (
+            b"u00001",
+            json.dumps(
+                {
+                    "event_id": "x1",
+                    "user_id": "u00001",
+                    "ts": 1_704_067_200.0,
+                    "action": "click",
+                    "item_id": "no-such-item",
+                }
+            ).encode(),
+        ),
+        (
+            b"someone-else",
+            json.dumps(
+                {
+                    "event_id": "x2",
+                    "user_id": "u00002",
+                    "ts": 1_704_067_200.0,
+                    "action": "view",
+                    "item_id": "item-00001",
+                }
+            ).encode(),
+        ),
+    ]
+    _send(settings, settings.events_topic, bad)
+    result = CliRunner().invoke(
+        cli, ["train", "--from-kafka", "--since", "1h", "--epochs", "2", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"not_json": 1' in result.output
+    assert '"unknown_item": 1' in result.output and '"key_mismatch": 1' in result.output
+    rows = [
+        json.loads(x)
+        for x in CliRunner().invoke(cli, ["models", "list", "--json"]).output.splitlines()
+    ]
+    newest = max(rows, key=lambda row: row["created"])
+    assert newest["data_window"]["events"] == r["events"]  # every good event, none of the bad
+    assert newest["status"] in {"challenger", "retired"}
+    assert newest["parent"] == r["retrain"]["version"]
+    assert "NDCG@10" in newest["metrics"]["holdout"]
