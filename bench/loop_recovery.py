@@ -122,13 +122,16 @@ def rate(judged: Sequence[Judged]) -> float | None:
 
 
 def curve(judged: Sequence[Judged], total: int, chunk: int) -> list[dict[str, Any]]:
-    """Hit rate of the lists triggered in each chunk of ``chunk`` produced events."""
+    """Hit rate of the lists triggered in each chunk of ``chunk`` produced events, overall and
+    per model version."""
     out = []
     for start in range(0, total, chunk):
         part = [j for j in judged if start <= j.index < start + chunk]
-        versions: dict[str, int] = {}
-        for j in part:
-            versions[j.version] = versions.get(j.version, 0) + 1
+        versions = {
+            v: {"lists": len(mine), "hit_rate": rate(mine)}
+            for v in sorted({j.version for j in part})
+            if (mine := [j for j in part if j.version == v])
+        }
         out.append(
             {
                 "start": start,
@@ -147,21 +150,42 @@ def plot(points: Sequence[dict[str, Any]], marks: dict[str, int], png: Path, tit
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4))
-    xs = [(p["start"] + p["end"]) / 2 for p in points if p["hit_rate"] is not None]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    mid = [(p["start"] + p["end"]) / 2 for p in points]
+    xs = [x for x, p in zip(mid, points, strict=True) if p["hit_rate"] is not None]
     ys = [p["hit_rate"] for p in points if p["hit_rate"] is not None]
-    ax.plot(xs, ys, marker="o", color="#1f77b4", label="live hit rate of published lists")
+    ax.plot(xs, ys, marker="o", color="black", linewidth=2, label="all lists")
+    versions = sorted({v for p in points for v in p["versions"]}, key=_first_seen(points))
+    for k, v in enumerate(versions):
+        vx = [
+            x
+            for x, p in zip(mid, points, strict=True)
+            if p["versions"].get(v, {}).get("lists", 0) >= 5
+        ]
+        vy = [
+            p["versions"][v]["hit_rate"]
+            for p in points
+            if p["versions"].get(v, {}).get("lists", 0) >= 5
+        ]
+        ax.plot(vx, vy, marker="s", linestyle=":", markersize=5, color=f"C{k}", label=f"model {v}")
     for name, x in marks.items():
         ax.axvline(x, color="grey", linestyle="--", linewidth=1)
         ax.text(x, 1.0, f" {name}", rotation=90, va="top", fontsize=8, color="dimgrey")
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("events produced")
-    ax.set_ylabel("hit rate (acted on a listed item within the next events)")
+    ax.set_xlabel("events produced (lists judged by the events that followed them)")
+    ax.set_ylabel("live hit rate")
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=120)
     plt.close(fig)
+
+
+def _first_seen(points: Sequence[dict[str, Any]]) -> Callable[[str], int]:
+    def key(version: str) -> int:
+        return next(i for i, p in enumerate(points) if version in p["versions"])
+
+    return key
 
 
 # --- talking to a worker ----------------------------------------------------------------------
