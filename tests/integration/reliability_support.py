@@ -103,8 +103,9 @@ class Pipeline:
             "DRIFTREC_TEXT_ENCODER": str(self.text_encoder),
             "DRIFTREC_DEVICE": "cpu",
             "DRIFTREC_BATCH_WAIT_S": "0.05",
-            # A killed worker's partitions move on after 6 s, not Faust's 60 s.
-            "DRIFTREC_SESSION_TIMEOUT_S": "6",
+            # A killed worker's partitions move on after 10 s, not Faust's 60 s (shorter loses
+            # heartbeats on a 2-core machine running several workers).
+            "DRIFTREC_SESSION_TIMEOUT_S": "10",
             **self.extra_env,
         }
 
