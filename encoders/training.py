@@ -394,9 +394,7 @@ def score_histories(trained: TrainedModel, histories: Sequence[Sequence[Behaviou
     net.eval()
     with torch.inference_mode():
         vecs = net.item_matrix()  # (N, D)
-        batch = 256
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
+        for rows in _position_budget_batches(order, [len(s) for s in seqs]):
             part = [seqs[i] for i in rows]
             gaps = [gaps_seconds(s) for s in part]
             ev = collate(part, gaps, trained.catalog, text_dim, lookup).to(device)
@@ -406,6 +404,26 @@ def score_histories(trained: TrainedModel, histories: Sequence[Sequence[Behaviou
             out[rows] = (u @ vecs.T).float().cpu().numpy()
     net.train(was_training)
     return out
+
+
+#: Most padded event positions per scoring batch: bounds memory on very long histories (a
+#: wholesaler with 7,000 purchases gets a batch nearly to itself) at ~0.3 GB of activations.
+SCORE_POSITIONS = 65_536
+
+
+def _position_budget_batches(order: list[int], lengths: list[int]) -> list[list[int]]:
+    """Cut users (sorted by length) into batches of at most 256 users and SCORE_POSITIONS
+    padded positions (batch size x its longest history)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        if current and (len(current) >= 256 or (len(current) + 1) * lengths[i] > SCORE_POSITIONS):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _text_lookup(trained: TrainedModel, seqs: Sequence[Sequence[BehaviourEvent]]) -> Any:
