@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -281,6 +282,21 @@ def _batch_loss(
     return nn.functional.cross_entropy(torch.cat([pos, logits], dim=1), zeros)
 
 
+def _length_bucketed_batches(
+    train_windows: list[Window], batch_size: int, rng: np.random.Generator
+) -> list[list[int]]:
+    """Shuffled batches of windows of similar length: shuffle, sort by length inside chunks of
+    50 batches, cut, shuffle the batches. The LSTM runs over padding too, so this saves most of
+    it while each batch stays a random draw."""
+    order = rng.permutation(len(train_windows)).tolist()
+    chunk = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: len(train_windows[i].events))
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def _fit(
     trained: TrainedModel,
     train_windows: list[Window],
@@ -301,19 +317,17 @@ def _fit(
     start = time.perf_counter()
     for epoch in range(1, tc.epochs + 1):
         net.train()
-        order = rng.permutation(len(train_windows))
+        batches = _length_bucketed_batches(train_windows, tc.batch_size, rng)
         bar = tqdm(
-            range(steps_per_epoch),
+            batches,
             desc=f"{trained.kind} epoch {epoch}/{tc.epochs}",
             disable=not tc.progress,
             leave=False,
             unit="batch",
         )
         losses = []
-        for step in bar:
-            batch = [
-                train_windows[i] for i in order[step * tc.batch_size : (step + 1) * tc.batch_size]
-            ]
+        for rows in bar:
+            batch = [train_windows[i] for i in rows]
             ev, targets = collate_windows(batch, trained.catalog, text_dim, lookup)
             loss = _batch_loss(net, ev.to(device), targets.to(device), tc, gen)
             opt.zero_grad(set_to_none=True)
@@ -338,11 +352,12 @@ def _fit(
             row["loss"],
             metrics["NDCG@10"],
         )
-        if tc.progress:
-            tqdm.write(
-                f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} "
-                f"valid NDCG@10 {metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f}"
-            )
+        tqdm.write(
+            f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} valid NDCG@10 "
+            f"{metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f} "
+            f"({row['seconds']:.0f}s)",
+            file=sys.stderr,
+        )
         if metrics["NDCG@10"] > best:
             best, bad_epochs = metrics["NDCG@10"], 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

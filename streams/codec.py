@@ -19,6 +19,9 @@ from encoders.records import BehaviourEvent, ItemRecord, RecordError, parse_even
 #: message still fits Kafka's default 1 MiB message size; ``value_bytes`` gives the full length.
 DLQ_KEEP_BYTES: Final = 512 * 1024
 
+#: Arrays and objects nest at most this deep in any message (driftrec's own records need 3).
+MAX_JSON_DEPTH: Final = 32
+
 #: Reasons the streaming layer adds to those of encoders.records.
 DUPLICATE: Final = "duplicate"
 UNKNOWN_ITEM: Final = "unknown_item"
@@ -42,11 +45,33 @@ def decode_json(raw: bytes | None, *, max_bytes: int, key: bytes | None = None) 
     except UnicodeDecodeError as exc:
         raise RecordError("not_utf8", f"value is not UTF-8 at byte {exc.start}") from exc
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise RecordError("not_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
-        raise RecordError("not_json", "JSON nested too deeply") from exc
+        raise RecordError("not_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    # The parser's own limit depends on how deep the caller's stack is, so the same message could
+    # parse in one process and not in another: this limit makes the verdict depend on the bytes.
+    if _deeper_than(obj, MAX_JSON_DEPTH):
+        raise RecordError("not_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return obj
+
+
+def _deeper_than(obj: Any, limit: int) -> bool:
+    """True when arrays/objects nest more than ``limit`` levels (iterative: no recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def decode_event(raw: bytes | None, key: bytes | None, *, max_bytes: int) -> BehaviourEvent:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from tqdm import tqdm
 
@@ -37,7 +37,7 @@ from streams.demoreport import summarise, what_changed
 from streams.errors import StreamsError
 from streams.localkafka import BrokerInfo, free_port, metadata_ok
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, topic_specs
 
 #: Lines shown per watched user while the replay runs (the summary shows the rest).
 LIVE_LINES_PER_USER = 6
@@ -135,6 +135,18 @@ def _sent_times(settings: Settings, n: int) -> dict[str, float]:
     finally:
         consumer.close()
     return sent
+
+
+def _delete_topics(settings: Settings) -> None:
+    """Remove this run's topics, Faust's changelogs included (they share the app id prefix)."""
+    admin = KafkaAdminClient(**settings.kafka_python_config(), client_id="driftrec-demo")
+    try:
+        existing = set(admin.list_topics())
+        names = {spec.name for spec in topic_specs(settings)}
+        names |= {t for t in existing if t.startswith(settings.app_id + "-")}
+        admin.delete_topics(sorted(names & existing))
+    finally:
+        admin.close()
 
 
 def _ensure_broker(settings: Settings) -> BrokerInfo | None:
@@ -304,21 +316,24 @@ def demo(
         for user in sorted(watched):
             if by_user[user]:
                 click.echo(what_changed(by_user[user], titles))
-        click.echo(summary.render(f"{url}/metrics", offered_rate=rate or None))
-        click.echo(
-            f"profiles: {url}/users/<user_id>/profile  lists: tail with DRIFTREC_RECOMMEN"
-            f"DATIONS_TOPIC={settings.recommendations_topic} driftrec tail --from-beginning"
-        )
+        where = f"{url}/metrics" + ("" if keep_running else " (while it runs: --keep-running)")
+        click.echo(summary.render(where, offered_rate=rate or None))
     finally:
         if reader is not None and reader.is_alive():
             reader.stop_flag.set()
             reader.join()
         if keep_running:
             pid = "" if proc is None else f" (pid {proc.pid}: kill {proc.pid} to stop it)"
-            click.echo(f"worker left running on {url}{pid}")
+            click.echo(f"worker left running on {url}{pid}; profiles: {url}/users/<id>/profile")
+            click.echo(
+                f"lists: DRIFTREC_RECOMMENDATIONS_TOPIC={settings.recommendations_topic} "
+                "driftrec tail --from-beginning"
+            )
         else:
             if proc is not None:
                 _stop(proc)
-            if started is not None:
+            if started is None:  # a broker of the user's: leave no demo topics behind on it
+                _delete_topics(settings)
+            else:
                 local_broker(base).stop()
                 click.echo("local Kafka broker stopped")

@@ -103,8 +103,9 @@ class Pipeline:
             "DRIFTREC_TEXT_ENCODER": str(self.text_encoder),
             "DRIFTREC_DEVICE": "cpu",
             "DRIFTREC_BATCH_WAIT_S": "0.05",
-            # A killed worker's partitions move on after 6 s, not Faust's 60 s.
-            "DRIFTREC_SESSION_TIMEOUT_S": "6",
+            # A killed worker's partitions move on after 10 s, not Faust's 60 s (shorter loses
+            # heartbeats on a 2-core machine running several workers).
+            "DRIFTREC_SESSION_TIMEOUT_S": "10",
             **self.extra_env,
         }
 
@@ -332,9 +333,10 @@ def placed_events(kafka: dict[str, Any], topic: str, wanted: set[str]) -> list[P
     for m in read_all(kafka, topic):
         try:
             obj = json.loads(m.value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # hostile-input tests mix these in
             continue
-        if isinstance(obj, dict) and obj.get("event_id") in wanted:
+        event_id = obj.get("event_id") if isinstance(obj, dict) else None
+        if isinstance(event_id, str) and event_id in wanted:
             ev = BehaviourEvent(**{k: v for k, v in obj.items() if k != "context"})
             out.append(Placed(ev, m.partition, m.offset))
     return out
@@ -440,3 +442,19 @@ class Flow(threading.Thread):
             raise self.error
         assert not self.is_alive(), "the event flow did not finish"
         return self.sent
+
+
+def local_profile_keys(worker: Worker) -> set[str]:
+    """User keys in every local profiles partition of ``worker`` (actives and standbys), read
+    read-only so the worker may be running."""
+    from rocksdict import AccessType, Options, Rdict
+
+    keys: set[str] = set()
+    for path in sorted(worker.data_dir.rglob("profiles-*.db")):
+        db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
+        try:
+            rows = db.keys()
+            keys.update(k.decode() for k in rows if not k.startswith(b"__faust"))
+        finally:
+            db.close()
+    return keys

@@ -1,0 +1,120 @@
+"""`driftrec forget USER` with two workers: the profile is gone from every worker's local state
+(actives and standby replicas), from the changelog and after a restart; the recommendations topic
+carries the user's tombstone; other users are untouched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from streams.topics import ensure_topics
+from tests.integration.reliability_support import (
+    DRIFTREC,
+    ROOT,
+    Pipeline,
+    Worker,
+    changelog_profiles,
+    event_bytes,
+    item_bytes,
+    local_profile_keys,
+    make_events,
+    make_items,
+    read_all,
+    send,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+
+USERS, PER_USER = 8, 6
+
+
+def _all_there(worker: Worker, users: list[str], count: int) -> bool:
+    try:
+        return all(
+            (p := worker.profile(u)) is not None and p["events_applied"] == count for u in users
+        )
+    except LookupError:
+        return False
+
+
+def test_forget_removes_the_profile_on_every_worker_and_after_a_restart(
+    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
+) -> None:
+    pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder)
+    s = pipe.settings
+    items = make_items(16)
+    events = make_events(USERS, PER_USER, items, seed=5)
+    users = sorted({e.user_id for e in events})
+    ensure_topics(s)
+    send(pipe.kafka(), s.items_topic, map(item_bytes, items))
+    a, b = pipe.worker("a"), pipe.worker("b")
+    a.start()
+    b.start()
+    try:
+        for w in (a, b):
+            wait_for(lambda w=w: w.health().get("catalog_items") == len(items), 180, "catalog", w)
+
+        def split() -> bool:
+            parts = [set(w.health().get("assigned_partitions") or ()) for w in (a, b)]
+            return all(parts) and parts[0] | parts[1] == set(range(s.partitions))
+
+        wait_for(split, 180, "both workers own partitions", a)
+        send(pipe.kafka(), s.events_topic, map(event_bytes, events))
+        wait_for(lambda: _all_there(a, users, PER_USER), 180, "events applied", a)
+        # Forget a user held by both workers: its owner and the other's standby replica.
+        both: set[str] = set()
+
+        def replicated() -> bool:
+            both.update(local_profile_keys(a) & local_profile_keys(b))
+            return bool(both)
+
+        wait_for(replicated, 60, "a profile held by both workers (standby replica)", b)
+        target = sorted(both)[0]
+        others = [u for u in users if u != target]
+        proc = subprocess.run(
+            [str(DRIFTREC), "forget", target, "--wait", "60"],
+            env={**os.environ, **pipe.env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"'{target}' forgotten" in proc.stdout
+        for w in (a, b):  # each port answers for every user (routed to the owner)
+            assert w.profile(target) is None
+            assert _all_there(w, others, PER_USER)
+        wait_for(
+            lambda: target not in local_profile_keys(a) | local_profile_keys(b),
+            60,
+            "the user gone from both workers' RocksDB (active and standby)",
+            b,
+        )
+    finally:
+        a.stop()
+        b.stop()
+
+    assert changelog_profiles(pipe)[target] is None, "the changelog ends with a tombstone"
+    recs = [m for m in read_all(pipe.kafka(), s.recommendations_topic) if m.key == target.encode()]
+    assert recs and recs[-1].value is None, "the user's lists end with a tombstone"
+    assert all(m.value is not None for m in recs[:-1])
+
+    a.start()  # alone: it restores every partition from local state and the changelog
+    try:
+        wait_for(lambda: _all_there(a, others, PER_USER), 180, "profiles after restart", a)
+        assert a.profile(target) is None
+        assert target not in local_profile_keys(a)
+        # A later event of the user starts a new profile from nothing.
+        late = replace(events[-1], event_id="after-forget", user_id=target, ts=events[-1].ts + 60)
+        send(pipe.kafka(), s.events_topic, [event_bytes(late)])
+        wait_for(lambda: _all_there(a, [target], 1), 120, "a fresh profile", a)
+        assert f"forgot user '{target}' (had a profile)" in a.log() + b.log()
+    finally:
+        a.stop()
+    print(f"\nforget: {target} gone from 2 workers (active + standby), changelog, after restart")
