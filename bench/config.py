@@ -71,7 +71,7 @@ class BenchConfig:
 
 QUICK = BenchConfig(
     quick=True,
-    repeats=2,
+    repeats=3,
     micro_repeats=3,
     throughput_events=1_500,
     latency_rates=(200.0, 1_000.0, 5_000.0),

@@ -439,7 +439,7 @@ def engine(ctx: Context) -> dict[str, Any]:
     eng = Engine(model, index, PolicyConfig(refresh_events=1))
     from bench.events import make_events
 
-    n = min(cfg.throughput_events, 1_000)
+    n = 500 if cfg.quick else 2_000
     events = list(make_events(n, cfg.users, n_items, seed=cfg.seed, start_ts=1.8e9))
     rates: dict[str, float] = {}
     for size in sorted({1, *cfg.batch_sweep, ctx.settings.batch_max}):

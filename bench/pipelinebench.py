@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 SAMPLE_K = 10
 #: Quick mode offers no rate above this multiple of the measured saturation throughput.
 QUICK_MAX_OVERLOAD = 1.5
+#: py-spy sampling rate of the profile section (samples per second per thread).
+PROFILE_HZ = 100
 #: Events per burst in the batching sweep.
 BATCH_SWEEP_EVENTS = 2_000
 #: Events of the warm-up burst each main session gets before any measurement (discarded).
@@ -344,18 +346,23 @@ def profile(ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {}
     folder: Path = ctx.shared.get("artifacts") or ctx.scratch
     folder.mkdir(parents=True, exist_ok=True)
+    n = ctx.config.throughput_events
     for name, session in _main(ctx).items():
         raw = folder / f"profile-{name}.txt"
-        rec = profiling.record(py_spy, session.workers[0].pid, raw)
+        rec = profiling.record(py_spy, session.workers[0].pid, raw, rate_hz=PROFILE_HZ)
         time.sleep(1.0)  # let py-spy attach before the burst
         try:
-            r = session.burst(stream_maker(ctx), ctx.config.throughput_events)
+            r = session.burst(stream_maker(ctx), n)
         finally:
             rec.stop()
+        threads = profiling.summarize(raw)
+        for t in threads.values():
+            # Busy CPU time of the thread per event (the recording spans the burst and ~1 s).
+            t["busy_ms_per_event"] = t["samples"] * t["busy_share"] / PROFILE_HZ / n * 1e3
         out[name] = {
             "events_per_s_while_sampled": r.events_per_s,
             "raw": str(raw) if ctx.shared.get("artifacts") else None,
-            "threads": profiling.summarize(raw),
+            "threads": threads,
         }
         ctx.say(f"profiled {name}: {raw}")
     return {"profile": out}

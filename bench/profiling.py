@@ -43,6 +43,21 @@ class Recording:
         return self.out
 
 
+#: Where a busy sample's time goes: the first frame from the leaf up that matches a category
+#: decides (so torch under the text encoder counts as the encoder, a Kafka send under the list
+#: publisher as Kafka produce).
+CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("text encoder (free text)", ("TextEncoder.encode", "encode_texts")),
+    ("retrieval", ("ItemIndex.top_k", "ItemIndex._explain")),
+    ("interest step (fusion + LSTM)", ("ServingModel.step", "update_long_term", "served_interest")),
+    ("profile encode/decode", ("UserProfile.from_bytes", "UserProfile.to_bytes")),
+    ("JSON encode/decode", ("encode_json", "decode_event", "dumps (json", "loads (json")),
+    ("RocksDB", ("rocksdb.py", "Store._get", "Store._set")),
+    ("Kafka produce", ("aiokafka/producer", "Sender.", "AIOKafkaClient.send", "publish_message")),
+    ("Kafka fetch", ("Fetcher.", "_drain_messages", "getmany", "aiokafka/consumer")),
+    ("engine bookkeeping", ("engine.py", "policy.py", "profile.py")),
+)
+
 #: Frames that hand work to a thread; what runs below the last of them is the work itself.
 DISPATCHERS = frozenset({"Handle._run", "_WorkItem.run", "Thread.run"})
 
@@ -74,6 +89,14 @@ def _work(frames: list[str]) -> list[str]:
     return frames[1:]
 
 
+def _category(work: list[str]) -> str:
+    for frame in reversed(work):
+        for label, needles in CATEGORIES:
+            if any(n in frame for n in needles):
+                return label
+    return "other (event loop, Faust, asyncio)"
+
+
 def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
     """Per thread: samples, busy share, the busiest functions (inclusive share of busy samples,
     counted below the event loop / executor dispatch), and the share spent rescheduling
@@ -86,7 +109,8 @@ def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
         count = int(count_s)
         frames = stack.split(";")
         t = threads.setdefault(
-            frames[0], {"samples": 0, "busy": 0, "spin": 0, "functions": Counter()}
+            frames[0],
+            {"samples": 0, "busy": 0, "spin": 0, "functions": Counter(), "where": Counter()},
         )
         t["samples"] += count
         if frames[-1].split(" (")[0].rsplit(".", 1)[-1] in IDLE_FUNCS:
@@ -98,6 +122,7 @@ def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
             t["spin"] += count
         for name in {_name(f) for f in work}:
             t["functions"][name] += count
+        t["where"][_category(work)] += count
     out: dict[str, Any] = {}
     for name, t in threads.items():
         busy = t["busy"] or 1
@@ -106,5 +131,6 @@ def summarize(raw: Path, top: int = 25) -> dict[str, Any]:
             "busy_share": t["busy"] / max(t["samples"], 1),
             "sleep0_spin_share_of_busy": t["spin"] / busy,
             "top_inclusive": {f: c / busy for f, c in t["functions"].most_common(top)},
+            "where": {c: n / busy for c, n in t["where"].most_common()},
         }
     return out

@@ -257,6 +257,31 @@ def render_markdown(report: dict[str, Any]) -> str:
             [[t["name"], t["goal"], fmt(t["value"]), fmt(t["met"])] for t in targets],
         ),
     ]
+    prof_rows = []
+    for who, p in (report.get("profile") or {}).items():
+        for thread, t in (p.get("threads") or {}).items():
+            if t.get("busy_share", 0) < 0.02:
+                continue
+            top = ", ".join(
+                f"{name} {share:.0%}" for name, share in list(t.get("where", {}).items())[:5]
+            )
+            prof_rows.append(
+                [
+                    who,
+                    thread.split(": ", 1)[-1],
+                    f"{t['busy_share']:.0%}",
+                    fmt(t.get("busy_ms_per_event")),
+                    top,
+                ]
+            )
+    if prof_rows:
+        lines += [
+            "",
+            *_table(
+                ["profile (py-spy)", "thread", "busy", "busy ms/event", "where the busy time goes"],
+                prof_rows,
+            ),
+        ]
     notes = []
     if report.get("batching_method"):
         notes.append(f"batching ratio measured with the {report['batching_method']}")

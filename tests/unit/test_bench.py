@@ -229,12 +229,12 @@ def test_profile_summary_separates_busy_idle_and_spin(tmp_path: Path) -> None:
         "\n".join(
             [
                 f"{main};EpollSelector.select (selectors.py:468) 50",
-                f"{main};Handle._run (events.py:80);send (aiokafka/producer.py:500) 30",
+                f"{main};Handle._run (events.py:80);send (aiokafka/producer/p.py:500) 30",
                 f"{main};Handle._run (events.py:80);BaseEventLoop.call_soon (b.py:765);"
                 "BaseEventLoop._call_soon (b.py:781) 10",
                 "thread (2): model;Thread.run (threading.py:9);_worker (thread.py:80) 90",
                 "thread (2): model;Thread.run (threading.py:9);_worker (thread.py:80);"
-                "_WorkItem.run (thread.py:58);step (serving.py:9) 10",
+                "_WorkItem.run (thread.py:58);ServingModel.step (serving.py:9) 10",
             ]
         )
         + "\n"
@@ -243,8 +243,10 @@ def test_profile_summary_separates_busy_idle_and_spin(tmp_path: Path) -> None:
     m = out["thread (1): MainThread"]
     assert m["samples"] == 90 and m["busy_share"] == pytest.approx(40 / 90)
     assert m["sleep0_spin_share_of_busy"] == pytest.approx(10 / 40)
-    assert m["top_inclusive"]["send [producer.py]"] == pytest.approx(30 / 40)
+    assert m["top_inclusive"]["send [p.py]"] == pytest.approx(30 / 40)
     model = out["thread (2): model"]
     assert model["busy_share"] == pytest.approx(0.1)
-    assert model["top_inclusive"] == {"step [serving.py]": 1.0}  # only the work item's frames
+    assert model["top_inclusive"] == {"ServingModel.step [serving.py]": 1.0}  # work item only
     assert "main [w.py]" not in m["top_inclusive"]  # above the event loop's dispatch
+    assert m["where"]["Kafka produce"] == pytest.approx(30 / 40)
+    assert model["where"] == {"interest step (fusion + LSTM)": 1.0}
