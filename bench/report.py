@@ -294,7 +294,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     for title, key in (("Skipped", "skipped"), ("Errors", "errors")):
         if report.get(key):
             lines += ["", f"{title}:"]
-            lines += [f"- {name}: {why}" for name, why in report[key].items()]
+            for name, why in report[key].items():
+                first, _, rest = str(why).partition("\n")
+                lines.append(f"- {name}: {first}" + (" (details in the JSON)" if rest else ""))
     return "\n".join(lines) + "\n"
 
 
