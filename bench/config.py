@@ -12,14 +12,22 @@ SECTIONS = (
     "catalog",
     "retrieval",
     "storage",
+    "engine",
     "throughput",
     "latency",
     "batching",
     "scale_out",
     "worker_storage",
+    "profile",
 )
-#: Quick mode leaves out the worker's storage at 10k/100k users (minutes of events).
-QUICK_SECTIONS = SECTIONS[:-1]
+#: Opt-in sections (``--profile``): not part of a default run.
+OPT_IN = frozenset({"profile"})
+#: Quick mode leaves out what needs extra workers started (each start costs tens of seconds):
+#: the worker batch sweep (the in-process engine sweep stands in), scale-out, and the worker's
+#: storage at 10k/100k users (minutes of events).
+QUICK_SECTIONS = tuple(
+    s for s in SECTIONS if s not in {"batching", "scale_out", "worker_storage", *OPT_IN}
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class BenchConfig:
 
 QUICK = BenchConfig(
     quick=True,
-    repeats=2,
+    repeats=3,
     micro_repeats=3,
     throughput_events=1_500,
     latency_rates=(200.0, 1_000.0, 5_000.0),
@@ -83,15 +91,16 @@ FULL = BenchConfig(
     quick=False,
     repeats=3,
     micro_repeats=5,
-    throughput_events=10_000,
+    throughput_events=5_000,
     latency_rates=(200.0, 1_000.0, 5_000.0),
-    latency_seconds=10.0,
+    latency_seconds=5.0,
     partitions=4,
     users=2_000,
     items=10_000,
-    batch_sweep=(1, 8, 32, 64, 128, 256),
+    batch_sweep=(1, 16, 64, 256),
     history_lengths=(10, 50, 200),
     catalog_sizes=(1_000, 10_000, 100_000),
     storage_users=(10_000, 100_000),
     encoder_texts=256,
+    sections=tuple(s for s in SECTIONS if s not in OPT_IN),
 )

@@ -9,6 +9,7 @@ RocksDB opened with Faust's own options.
 from __future__ import annotations
 
 import random
+import time
 import tracemalloc
 from collections.abc import Callable
 from functools import partial
@@ -22,7 +23,7 @@ from bench.ann import IVFIndex, clustered_vectors, exact_top_k, recall_at_k
 from bench.events import make_items
 from bench.stats import time_per_call
 from encoders.model import EventTensors
-from encoders.records import ACTIONS
+from encoders.records import ACTIONS, BehaviourEvent
 from encoders.serving import ItemEmbedding, ServingModel, StepEvent
 from profiles.profile import Applied, RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from bench.suite import Context
 
 K = 10
+#: Items per embedding batch in the worker (Settings.item_batch_max).
+EMBED_BATCH = 256
 
 
 def _model(ctx: Context) -> ServingModel:
@@ -50,102 +53,129 @@ def _catalog(ctx: Context, n: int = 64) -> list[ItemEmbedding]:
     return catalog
 
 
-def _history(catalog: list[ItemEmbedding], length: int, seed: int) -> list[tuple[int, str]]:
-    rng = random.Random(seed)
-    actions = [a for a in ACTIONS if a not in ("search", "comment")]  # item events, no text
-    return [(rng.randrange(len(catalog)), rng.choice(actions)) for _ in range(length)]
+class _Histories:
+    """``users`` users' histories of ``length`` item events, through the serving calls.
 
+    ``stored`` is every user's profile state before their last event; :meth:`last_step` is the
+    incremental update (one batched step for all users, as the worker runs it), :meth:`sequence`
+    the recompute (the model's sequence forward over every full history in one call: one fused
+    LSTM kernel over T steps, the fastest honest recompute), :meth:`replay` the naive recompute
+    (every event through the serving step again; one user only).
+    """
 
-class _Replay:
-    """One user's history of item events, replayed through the serving calls."""
-
-    def __init__(self, model: ServingModel, catalog: list[ItemEmbedding], length: int, seed: int):
+    def __init__(
+        self,
+        model: ServingModel,
+        catalog: list[ItemEmbedding],
+        length: int,
+        users: int,
+        seed: int,
+    ) -> None:
         self.model = model
-        self.hist = _history(catalog, length, seed)
-        self.steps = [
-            StepEvent(action=a, gap_s=60.0, item=catalog[i], text=None) for i, a in self.hist
+        rng = random.Random(seed)
+        actions = [a for a in ACTIONS if a not in ("search", "comment")]  # item events, no text
+        self.hist = [
+            [(rng.randrange(len(catalog)), rng.choice(actions)) for _ in range(length)]
+            for _ in range(users)
         ]
-        state, long = model.initial_state(), np.zeros(model.dim, np.float32)
-        for n, ev in enumerate(self.steps[:-1]):
-            state, long, _ = self.advance(state, long, n, ev)
-        self.stored = (state, long)  # the profile as stored before the last event
+        self.steps = [
+            [StepEvent(action=a, gap_s=60.0, item=catalog[i], text=None) for i, a in h]
+            for h in self.hist
+        ]  # [user][t]
+        states = np.stack([model.initial_state()] * users)  # (B, S)
+        long = np.zeros((users, model.dim), np.float32)  # (B, D)
+        for t in range(length - 1):
+            states, long, _ = self._advance(states, long, t, [s[t] for s in self.steps])
+        self.stored = (states, long)
+        self.length = length
 
-    def advance(
-        self, state: np.ndarray, long: np.ndarray, n: int, ev: StepEvent
+    def _advance(
+        self, states: np.ndarray, long: np.ndarray, n: int, events: list[StepEvent]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What the worker does per event: step, long-term update, served interest (B = 1)."""
+        """What the worker does per round: step, long-term update, served interest (B users)."""
         m = self.model
-        new_state, h = m.step(state[None], [ev])  # (1, S), (1, D)
-        new_long = m.update_long_term(long[None], np.array([n]), h)  # (1, D)
-        return new_state[0], new_long[0], m.served_interest(h, new_long)[0]
+        new_states, h = m.step(states, events)  # (B, S), (B, D)
+        count = np.full(len(events), n)  # (B,) events applied before this one
+        new_long = m.update_long_term(long, count, h)  # (B, D)
+        return new_states, new_long, m.served_interest(h, new_long)
 
     def last_step(self) -> np.ndarray:
-        """The incremental update: the last event from the stored state -> served (D,)."""
-        return self.advance(*self.stored, len(self.steps) - 1, self.steps[-1])[2]
+        """Every user's last event from the stored state -> served interest (B, D)."""
+        last = [s[-1] for s in self.steps]
+        return self._advance(*self.stored, self.length - 1, last)[2]
 
     def replay(self) -> None:
-        """Recompute by replaying every event through the serving step."""
-        s, lt = self.model.initial_state(), np.zeros(self.model.dim, np.float32)
-        for n, ev in enumerate(self.steps):
-            s, lt, _ = self.advance(s, lt, n, ev)
+        """User 0's whole history again, event by event through the serving step."""
+        s = self.model.initial_state()[None]  # (1, S)
+        lt = np.zeros((1, self.model.dim), np.float32)  # (1, D)
+        for t, ev in enumerate(self.steps[0]):
+            s, lt, _ = self._advance(s, lt, t, [ev])
 
     def sequence_fn(self, feats: torch.Tensor, vecs: torch.Tensor) -> Callable[[], np.ndarray]:
-        """Recompute with the model's sequence forward over the whole history (one call)."""
-        m, t = self.model, len(self.hist)
+        """The recompute: the sequence forward over every full history -> served (B, D)."""
+        m, b, t = self.model, len(self.hist), self.length
         ev = EventTensors(
-            item=torch.tensor([[i for i, _ in self.hist]]),
-            action=torch.tensor([[ACTIONS.index(a) for _, a in self.hist]]),
-            gap_s=torch.full((1, t), 60.0),
-            text_vec=torch.zeros(1, t, m.config.text_dim),
-            has_text=torch.zeros(1, t),
-            mask=torch.ones(1, t, dtype=torch.bool),
+            item=torch.tensor([[i for i, _ in h] for h in self.hist]),  # (B, T)
+            action=torch.tensor([[ACTIONS.index(a) for _, a in h] for h in self.hist]),
+            gap_s=torch.full((b, t), 60.0),
+            text_vec=torch.zeros(b, t, m.config.text_dim),
+            has_text=torch.zeros(b, t),
+            mask=torch.ones(b, t, dtype=torch.bool),
         ).to(m.device)
 
         def run() -> np.ndarray:
             with torch.inference_mode():
-                _, served = m.net.sequence(ev, feats, vecs)  # (1, T, D)
-            out: np.ndarray = served[0, -1].float().cpu().numpy()  # (D,)
+                _, served = m.net.sequence(ev, feats, vecs)  # (B, T, D)
+            out: np.ndarray = served[:, -1].float().cpu().numpy()  # (B, D)
             return out
 
         return run
 
 
 def incremental(ctx: Context) -> dict[str, Any]:
-    """One step from the stored state vs re-running the whole history (L = 10, 50, 200).
-
-    Incremental: ``step`` + long-term update + served interest for one user (what the worker does
-    per event). Recompute: the model's sequence forward over the whole history in one call (the
-    fastest honest recompute: one fused LSTM kernel over T steps), and, for reference, replaying
-    the history step by step. The served interest of both paths is compared (max abs diff).
-    """
+    """One step from the stored state vs re-running the whole history (L = 10, 50, 200), for one
+    user (B = 1) and for a worker-sized batch of users (B = the default micro-batch), where both
+    sides are batched the same way. Both paths' served interests are compared (max abs diff)."""
     model = _model(ctx)
     catalog = _catalog(ctx)
     feats = torch.from_numpy(np.stack([c.features for c in catalog])).to(model.device)  # (N, F)
     vecs = torch.from_numpy(np.stack([c.vec for c in catalog])).to(model.device)  # (N, D)
+    batch = ctx.settings.batch_max
     ratios: dict[str, float] = {}
+    batched: dict[str, float] = {}
     detail: dict[str, Any] = {}
     for length in ctx.config.history_lengths:
-        rp = _Replay(model, catalog, length, ctx.config.seed + length)
-        recompute = rp.sequence_fn(feats, vecs)
-        step_t = time_per_call(rp.last_step)
-        seq_t = time_per_call(recompute)
-        replay_t = time_per_call(rp.replay, blocks=3)
-        diff = float(np.max(np.abs(recompute() - rp.last_step())))
-        ratios[str(length)] = seq_t.median / step_t.median
-        detail[str(length)] = {
-            "step_us": step_t.median * 1e6,
-            "recompute_sequence_us": seq_t.median * 1e6,
-            "recompute_stepwise_us": replay_t.median * 1e6,
-            "ratio_vs_stepwise": replay_t.median / step_t.median,
-            "max_abs_diff": diff,
-        }
+        row: dict[str, float] = {}
+        for users in (1, batch):
+            hs = _Histories(model, catalog, length, users, ctx.config.seed + length)
+            recompute = hs.sequence_fn(feats, vecs)
+            step_t = time_per_call(hs.last_step)
+            seq_t = time_per_call(recompute, blocks=3 if users > 1 else 5)
+            diff = float(np.max(np.abs(recompute() - hs.last_step())))
+            tag = "b1" if users == 1 else f"b{users}"
+            row |= {
+                f"{tag}_step_us_per_user": step_t.median * 1e6 / users,
+                f"{tag}_recompute_us_per_user": seq_t.median * 1e6 / users,
+                f"{tag}_ratio": seq_t.median / step_t.median,
+                f"{tag}_max_abs_diff": diff,
+            }
+            if users == 1:
+                replay_t = time_per_call(hs.replay, blocks=3)
+                row["b1_replay_stepwise_us"] = replay_t.median * 1e6
+                row["b1_ratio_vs_replay"] = replay_t.median / step_t.median
+        ratios[str(length)] = row["b1_ratio"]
+        batched[str(length)] = row[f"b{batch}_ratio"]
+        detail[str(length)] = row
         ctx.say(
-            f"history {length}: step {step_t.median * 1e6:,.0f} us, recompute "
-            f"{seq_t.median * 1e6:,.0f} us (x{ratios[str(length)]:.1f}), diff {diff:.1e}"
+            f"history {length}: 1 user: step {row['b1_step_us_per_user']:,.0f} us vs recompute "
+            f"{row['b1_recompute_us_per_user']:,.0f} us (x{ratios[str(length)]:.1f}); "
+            f"{batch} users: x{batched[str(length)]:.1f}"
         )
     return {
         "incremental_vs_recompute": ratios,
-        "incremental_detail": detail | {"lstm_kernel_step_us": _core_step_us(model)},
+        "incremental_vs_recompute_batched": batched,
+        "incremental_detail": detail
+        | {"batch": batch, "lstm_kernel_step_us": _core_step_us(model)},
     }
 
 
@@ -184,6 +214,8 @@ def encoder(ctx: Context) -> dict[str, Any]:
     from bench.pipelinebench import text_share
 
     share = text_share(ctx)
+    sample = _sample_events()
+    sample_share = sum(e.text is not None for e in sample) / len(sample) if sample else None
     miss, hit = float(np.median(miss_rates)), float(np.median(hit_rates))
     ctx.say(f"encoder: {miss:,.0f} texts/s on misses, {hit:,.0f} on hits")
     return {
@@ -194,6 +226,7 @@ def encoder(ctx: Context) -> dict[str, Any]:
             "batch": batch,
             "single_uncached_text_ms": one_text.median * 1e3,
             "share_events_needing_encoder": share,
+            "share_online_retail_sample": sample_share,
             "share_note": "events with free text (search/comment) in the benchmark stream; "
             "item texts are encoded once per item, when it arrives",
             "encoder_id": model.encoder.encoder_id,
@@ -202,13 +235,19 @@ def encoder(ctx: Context) -> dict[str, Any]:
 
 
 def _build_index(n: int, dim: int, feat_dim: int, seed: int) -> ItemIndex[ItemEmbedding]:
-    """An ItemIndex holding ``n`` items as the worker does (tower vector + fused features)."""
+    """An ItemIndex holding ``n`` items as the worker does: each payload's fused features (F,)
+    and tower vector (D,) are rows of the (256, F) and (256, D) arrays of the batch it was
+    embedded in, exactly as ``ServingModel.embed_items`` returns them."""
     rng = np.random.default_rng(seed)
     vecs = clustered_vectors(n, dim, clusters=max(8, int(np.sqrt(n))), seed=seed)  # (N, D)
     index: ItemIndex[ItemEmbedding] = ItemIndex(dim, capacity=n)
-    for i in range(n):
-        feats = rng.standard_normal(feat_dim).astype(np.float32)  # (F,)
-        index.upsert(f"i{i:07d}", vecs[i], ItemEmbedding(f"i{i:07d}", feats, vecs[i].copy()))
+    for start in range(0, n, EMBED_BATCH):
+        stop = min(n, start + EMBED_BATCH)
+        feats = rng.standard_normal((stop - start, feat_dim), dtype=np.float32)  # (b, F)
+        tower = vecs[start:stop].copy()  # (b, D)
+        for row, i in enumerate(range(start, stop)):
+            item_id = f"i{i:07d}"
+            index.upsert(item_id, tower[row], ItemEmbedding(item_id, feats[row], tower[row]))
     return index
 
 
@@ -241,7 +280,8 @@ def retrieval(ctx: Context) -> dict[str, Any]:
     """Top-K retrieval time per user against catalog size, exact (the worker's ItemIndex.top_k)
     and with the numpy IVF index of :mod:`bench.ann` (recall@10 against exact), single users and
     batches of 64. Vectors: unit vectors in category-like clusters (no trained tower needed)."""
-    dim = _model(ctx).dim
+    model = _model(ctx)
+    dim = model.dim
     rng = np.random.default_rng(ctx.config.seed)
     exact_ms: dict[str, float] = {}
     batched_ms: dict[str, float] = {}
@@ -251,8 +291,9 @@ def retrieval(ctx: Context) -> dict[str, Any]:
         users = clustered_vectors(64, dim, clusters=16, seed=ctx.config.seed + 1)  # (64, D)
         exclude = [frozenset(f"i{rng.integers(n):07d}" for _ in range(20)) for _ in range(64)]
         queries = [Query(users[b], exclude[b], ()) for b in range(64)]
-        one = time_per_call(partial(index.top_k, queries[:1], K))
-        batch = time_per_call(partial(index.top_k, queries, K), blocks=3)
+        # score=model.score: the product runs in torch on the model's device, as in the worker.
+        one = time_per_call(partial(index.top_k, queries[:1], K, score=model.score))
+        batch = time_per_call(partial(index.top_k, queries, K, score=model.score), blocks=3)
         exact_ms[str(n)] = one.median * 1e3
         batched_ms[str(n)] = batch.median * 1e3 / 64
         nlist = max(4, int(np.sqrt(n)))
@@ -283,17 +324,43 @@ def retrieval(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _profile(dim: int, state_dim: int, id_chars: int, seed: int) -> UserProfile:
-    """A profile as the worker keeps it after many events: full recent window, a list published."""
+def _sample_events() -> list[BehaviourEvent]:
+    """The shipped Online Retail sample's events (empty when this install has no sample)."""
+    try:
+        from encoders.datafolder import read_folder
+        from encoders.samples import sample_path
+
+        return list(read_folder(sample_path()).events)
+    except (ImportError, FileNotFoundError, AttributeError):
+        return []
+
+
+def _profile(
+    dim: int,
+    state_dim: int,
+    id_chars: int,
+    seed: int,
+    events: list[BehaviourEvent] | None = None,
+) -> UserProfile:
+    """A profile as the worker keeps it after many events: full recent window, a list published.
+
+    Ids are ``id_chars`` long, or those of ``events`` (one real user's history) when given.
+    """
     rng = np.random.default_rng(seed)
-    p = UserProfile("u" + "0" * (id_chars - 1), "m-0123456789ab", np.zeros(state_dim), dim)
+    user = events[0].user_id if events else "u" + "0" * (id_chars - 1)
+    p = UserProfile(user, "m-0123456789ab", np.zeros(state_dim), dim)
     for n in range(40):
         interest = rng.standard_normal(dim).astype(np.float32)
+        if events:
+            e = events[n % len(events)]
+            recent = RecentEvent(f"{e.event_id}", e.item_id, e.action, e.ts)
+        else:
+            recent = RecentEvent(
+                f"e{n:0{id_chars - 1}d}", f"i{n:0{id_chars - 1}d}", "view", 1.8e9 + n
+            )
         p.update(
             Applied(
-                event=RecentEvent(
-                    f"e{n:0{id_chars - 1}d}", f"i{n:0{id_chars - 1}d}", "view", 1.8e9 + n
-                ),
+                event=recent,
                 source="behaviour-events:3",
                 offset=1_000_000 + n,
                 state=rng.standard_normal(state_dim).astype(np.float32),
@@ -321,6 +388,16 @@ def storage(ctx: Context) -> dict[str, Any]:
         f"{c}_char_ids": len(_profile(model.dim, model.state_dim, c, 0).to_bytes())
         for c in (8, 12, 36)
     }
+    sample = _sample_events()
+    if sample:
+        # The sample user with the most events: a full window of real ids.
+        by_user: dict[str, list[BehaviourEvent]] = {}
+        for e in sample:
+            by_user.setdefault(e.user_id, []).append(e)
+        busiest = max(by_user.values(), key=len)
+        sizes["online_retail_sample"] = len(
+            _profile(model.dim, model.state_dim, 0, 0, busiest).to_bytes()
+        )
     out: dict[str, Any] = {"profile_sizes": sizes}
     per_user: dict[str, Any] = {}
     template = _profile(model.dim, model.state_dim, 12, 0)
@@ -340,5 +417,54 @@ def storage(ctx: Context) -> dict[str, Any]:
         per_user[str(users)] = {"bytes_per_profile": on_disk / users, "sst_bytes": on_disk}
         ctx.say(f"RocksDB, {users:,} users: {on_disk / users:,.0f} B/profile on disk")
     out["storage"] = per_user
-    out["profile_bytes"] = sizes["12_char_ids"]
+    out["profile_bytes"] = sizes.get("online_retail_sample", sizes["12_char_ids"])
     return out
+
+
+def engine(ctx: Context) -> dict[str, Any]:
+    """The model side alone: ``profiles.engine.Engine.process`` with the real serving model, no
+    Kafka, at several micro-batch sizes (profiles kept as objects; one list per event, as in the
+    pipeline runs). Shows what batching buys where the model works, and the ceiling that the
+    model side puts on a worker's throughput."""
+    from encoders.records import parse_event
+    from profiles.engine import Engine, Incoming
+    from profiles.policy import PolicyConfig
+
+    cfg = ctx.config
+    model = _model(ctx)
+    n_items = 256
+    index: ItemIndex[ItemEmbedding] = ItemIndex(model.dim)
+    for emb in model.embed_items(make_items(n_items, seed=cfg.seed)):
+        index.upsert(emb.item_id, emb.vec, emb)
+    eng = Engine(model, index, PolicyConfig(refresh_events=1))
+    from bench.events import make_events
+
+    n = 500 if cfg.quick else 2_000
+    events = list(make_events(n, cfg.users, n_items, seed=cfg.seed, start_ts=1.8e9))
+    rates: dict[str, float] = {}
+    for size in sorted({1, *cfg.batch_sweep, ctx.settings.batch_max}):
+        runs = []
+        for _ in range(cfg.micro_repeats):
+            stored: dict[str, UserProfile | None] = {}
+            t0 = time.perf_counter()
+            for start in range(0, n, size):
+                chunk = events[start : start + size]
+                batch = [
+                    Incoming(parse_event(e.to_json()), "events:0", start + k, k)
+                    for k, e in enumerate(chunk)
+                ]
+                result = eng.process(batch, {e.user_id: stored.get(e.user_id) for e in chunk})
+                stored.update(result.profiles)
+            runs.append(n / (time.perf_counter() - t0))
+        rates[str(size)] = float(np.median(runs))
+        ctx.say(f"engine, batch {size}: {rates[str(size)]:,.0f} events/s")
+    default = str(ctx.settings.batch_max)
+    return {
+        "engine_batching": {
+            "events_per_s": rates,
+            "default": ctx.settings.batch_max,
+            "default_vs_1": rates[default] / rates["1"],
+            "events": n,
+            "text_events_share": sum(e.text is not None for e in events) / n,
+        }
+    }

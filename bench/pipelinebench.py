@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 SAMPLE_K = 10
 #: Quick mode offers no rate above this multiple of the measured saturation throughput.
 QUICK_MAX_OVERLOAD = 1.5
+#: py-spy sampling rate of the profile section (samples per second per thread).
+PROFILE_HZ = 100
+#: Events per burst in the batching sweep.
+BATCH_SWEEP_EVENTS = 2_000
 #: Events of the warm-up burst each main session gets before any measurement (discarded).
 WARMUP_EVENTS = 200
 
@@ -200,6 +204,8 @@ def batching(ctx: Context) -> dict[str, Any]:
     if main is None:
         raise SectionSkipped(ctx.report["skipped"].get("driftrec", "driftrec unavailable"))
     make = stream_maker(ctx)
+    # Small batches are slow (batch 1: tens of events/s); bursts are capped to keep the sweep short.
+    n = min(cfg.throughput_events, BATCH_SWEEP_EVENTS)
     eps: dict[str, float] = {}
     ratios: dict[str, float] = {}
     default_runs: list[float] = []
@@ -216,8 +222,8 @@ def batching(ctx: Context) -> dict[str, Any]:
             other.burst(make, WARMUP_EVENTS)
             pairs = []
             for _ in range(cfg.repeats):
-                a = other.burst(make, cfg.throughput_events).events_per_s
-                d = main.burst(make, cfg.throughput_events).events_per_s
+                a = other.burst(make, n).events_per_s
+                d = main.burst(make, n).events_per_s
                 default_runs.append(d)
                 pairs.append((a, d))
         eps[str(size)] = summarize([a for a, _ in pairs]).median
@@ -328,3 +334,35 @@ def worker_storage(ctx: Context) -> dict[str, Any]:
             f"RocksDB +{disk / 2**20:,.1f} MiB"
         )
     return {"worker_storage": out}
+
+
+def profile(ctx: Context) -> dict[str, Any]:
+    """py-spy samples of each main worker during one burst: where the time goes, per thread."""
+    from bench import profiling
+
+    py_spy = ctx.shared.get("py_spy")
+    if not py_spy:
+        raise SectionSkipped("py-spy not found: pip install py-spy, then --py-spy PATH")
+    out: dict[str, Any] = {}
+    folder: Path = ctx.shared.get("artifacts") or ctx.scratch
+    folder.mkdir(parents=True, exist_ok=True)
+    n = ctx.config.throughput_events
+    for name, session in _main(ctx).items():
+        raw = folder / f"profile-{name}.txt"
+        rec = profiling.record(py_spy, session.workers[0].pid, raw, rate_hz=PROFILE_HZ)
+        time.sleep(1.0)  # let py-spy attach before the burst
+        try:
+            r = session.burst(stream_maker(ctx), n)
+        finally:
+            rec.stop()
+        threads = profiling.summarize(raw)
+        for t in threads.values():
+            # Busy CPU time of the thread per event (the recording spans the burst and ~1 s).
+            t["busy_ms_per_event"] = t["samples"] * t["busy_share"] / PROFILE_HZ / n * 1e3
+        out[name] = {
+            "events_per_s_while_sampled": r.events_per_s,
+            "raw": str(raw) if ctx.shared.get("artifacts") else None,
+            "threads": threads,
+        }
+        ctx.say(f"profiled {name}: {raw}")
+    return {"profile": out}

@@ -68,9 +68,16 @@ TARGETS = (
         " ms",
     ),
     Target(
-        "incremental step vs recompute, history 200",
+        "incremental step vs recompute, history 200, 1 user",
         ">= 30x",
         _path("incremental_vs_recompute", "200"),
+        lambda v: v >= 30.0,
+        "x",
+    ),
+    Target(
+        "incremental vs recompute, history 200, worker batch",
+        ">= 30x",
+        _path("incremental_vs_recompute_batched", "200"),
         lambda v: v >= 30.0,
         "x",
     ),
@@ -151,24 +158,38 @@ def _rows(report: dict[str, Any]) -> list[list[str]]:
                 ]
             )
     so = report.get("scale_out") or {}
-    for who in ("driftrec", "bare"):
-        s = so.get(who)
-        if s:
-            rows.append(
-                [
-                    f"{who}: 2 workers vs 1 on {so.get('partitions', 4)} partitions",
-                    fmt(s.get("two_workers_events_per_s")) if who == "driftrec" else "",
-                    fmt(s.get("two_workers_events_per_s")) if who == "bare" else "",
-                    fmt(s.get("ratio")),
-                ]
-            )
+    if so.get("driftrec") or so.get("bare"):
+
+        def one_two(who: str) -> str:
+            s = so.get(who)
+            if not s:
+                return "-"
+            one, two = s.get("one_worker_events_per_s"), s.get("two_workers_events_per_s")
+            return f"{fmt(one)} -> {fmt(two)} (x{fmt(s.get('ratio'))})"
+
+        rows.append(
+            [
+                f"1 -> 2 workers on {so.get('partitions', 4)} partitions (events/s)",
+                one_two("driftrec"),
+                one_two("bare"),
+                "",
+            ]
+        )
     return rows
 
 
 def _figure_rows(report: dict[str, Any]) -> list[list[str]]:
     rows: list[list[str]] = []
+    batched = report.get("incremental_vs_recompute_batched") or {}
     for length, ratio in (report.get("incremental_vs_recompute") or {}).items():
-        rows.append([f"incremental step vs recompute, history {length}", fmt(ratio) + "x"])
+        value = fmt(ratio) + "x"
+        if batched.get(length) is not None:
+            value += f" (1 user), {fmt(batched[length])}x (worker batch)"
+        rows.append([f"incremental step vs recompute, history {length}", value])
+    eng = (report.get("engine_batching") or {}).get("events_per_s") or {}
+    if eng:
+        sizes = " / ".join(f"{fmt(v)} (batch {k})" for k, v in eng.items())
+        rows.append(["model side alone (engine, no Kafka), events/s", sizes])
     if report.get("batching_ratio") is not None:
         rows.append(
             ["batching: default batch vs batch size 1", fmt(report["batching_ratio"]) + "x"]
@@ -187,10 +208,23 @@ def _figure_rows(report: dict[str, Any]) -> list[list[str]]:
         rows.append([f"RocksDB bytes per profile, {users} users", fmt(s.get("bytes_per_profile"))])
         if s.get("worker_rss_bytes") is not None:
             rows.append([f"worker RSS, {users} users (MiB)", fmt(s["worker_rss_bytes"] / 2**20)])
+    for users, w in (report.get("worker_storage") or {}).items():
+        rows.append(
+            [
+                f"driftrec worker at {users} users: RSS (MiB) / RocksDB bytes per profile",
+                f"{fmt(w['worker_rss_bytes'] / 2**20)} / {fmt(w['bytes_per_profile_dir'])}",
+            ]
+        )
     for n, b in (report.get("catalog_memory_bytes") or {}).items():
         rows.append([f"catalog memory, {n} items (MiB)", fmt(b / 2**20)])
-    for n, r in (report.get("retrieval") or {}).get("exact_ms_per_user", {}).items():
-        rows.append([f"retrieval per user, {n} items (ms)", fmt(r)])
+    retrieval = report.get("retrieval") or {}
+    for n, r in retrieval.get("exact_ms_per_user", {}).items():
+        batched = retrieval.get("exact_ms_per_user_batch64", {}).get(n)
+        ivf = ((retrieval.get("ivf") or {}).get(n) or {}).get("nprobe", {}).get("4")
+        value = fmt(r) + (f" ({fmt(batched)} in batches of 64)" if batched is not None else "")
+        if ivf:
+            value += f"; IVF nprobe 4: {fmt(ivf['ms_per_user'])}, recall {fmt(ivf['recall_at_10'])}"
+        rows.append([f"top-10 retrieval per user, {n} items (ms)", value])
     return rows
 
 
@@ -202,10 +236,15 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('ram_gib', '?')} GiB "
         f"RAM, {m.get('device', '?')}; Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
-        f"Kafka {m.get('kafka') or '?'}, Faust {m.get('faust', '?')}.",
+        f"Kafka {m.get('kafka') or '?'}, Faust {m.get('faust', '?')}."
+        + (
+            f" Load average at start: {m['load_avg_at_start'][0]:.1f}."
+            if m.get("load_avg_at_start")
+            else ""
+        ),
     ]
     if report.get("command"):
-        lines.append(f"Command: `{report['command']}`")
+        lines += ["", f"Command: `{report['command']}`"]
     lines += ["", *_table(["pipeline (medians)", "driftrec", "bare Faust", "ratio"], _rows(report))]
     figures = _figure_rows(report)
     if figures:
@@ -218,6 +257,40 @@ def render_markdown(report: dict[str, Any]) -> str:
             [[t["name"], t["goal"], fmt(t["value"]), fmt(t["met"])] for t in targets],
         ),
     ]
+    prof_rows = []
+    for who, p in (report.get("profile") or {}).items():
+        for thread, t in (p.get("threads") or {}).items():
+            if t.get("busy_share", 0) < 0.02:
+                continue
+            top = ", ".join(
+                f"{name} {share:.0%}" for name, share in list(t.get("where", {}).items())[:5]
+            )
+            prof_rows.append(
+                [
+                    who,
+                    thread.split(": ", 1)[-1],
+                    f"{t['busy_share']:.0%}",
+                    fmt(t.get("busy_ms_per_event")),
+                    top,
+                ]
+            )
+    if prof_rows:
+        lines += [
+            "",
+            *_table(
+                ["profile (py-spy)", "thread", "busy", "busy ms/event", "where the busy time goes"],
+                prof_rows,
+            ),
+        ]
+    notes = []
+    if report.get("batching_method"):
+        notes.append(f"batching ratio measured with the {report['batching_method']}")
+    for who, why in (report.get("latency_skipped") or {}).items():
+        notes.append(f"{who} latency: {why}")
+    if report.get("latency_timing"):
+        notes.append(f"latency = {report['latency_timing']}")
+    if notes:
+        lines += ["", "Notes:", *[f"- {n}" for n in notes]]
     for title, key in (("Skipped", "skipped"), ("Errors", "errors")):
         if report.get(key):
             lines += ["", f"{title}:"]

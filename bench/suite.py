@@ -71,11 +71,13 @@ def _sections() -> dict[str, Section]:
         "catalog": modelbench.catalog,
         "retrieval": modelbench.retrieval,
         "storage": modelbench.storage,
+        "engine": modelbench.engine,
         "throughput": pipelinebench.throughput,
         "latency": pipelinebench.latency,
         "batching": pipelinebench.batching,
         "scale_out": pipelinebench.scale_out,
         "worker_storage": pipelinebench.worker_storage,
+        "profile": pipelinebench.profile,
     }
 
 
@@ -103,18 +105,29 @@ def run_suite(
     bootstrap: str | None = None,
     command: str | None = None,
     echo: Callable[[str], None] = _stderr,
+    py_spy: str | None = None,
+    artifacts: Path | None = None,
 ) -> dict[str, Any]:
-    """Run ``config.sections`` and return the report (see :mod:`bench.report`)."""
+    """Run ``config.sections`` and return the report (see :mod:`bench.report`).
+
+    ``py_spy`` is the py-spy executable for the opt-in ``profile`` section, which keeps its raw
+    samples in ``artifacts`` (default: the suite's temporary folder, removed at the end).
+    """
     import torch
+
+    from bench.machine import blas_threads, set_blas_threads
 
     # The bench process runs the in-process model timings with the worker's thread count: on a
     # small busy machine more threads make small steps much slower (OpenMP spinning).
-    threads = torch.get_num_threads()
+    threads, blas = torch.get_num_threads(), blas_threads()
     torch.set_num_threads(settings.torch_threads)
+    set_blas_threads(settings.torch_threads)  # numpy's BLAS spins the same way
     try:
-        return _run(config, settings, bootstrap, command, echo)
+        return _run(config, settings, bootstrap, command, echo, py_spy, artifacts)
     finally:
         torch.set_num_threads(threads)
+        if blas is not None:
+            set_blas_threads(blas)
 
 
 def _run(
@@ -123,10 +136,14 @@ def _run(
     bootstrap: str | None,
     command: str | None,
     echo: Callable[[str], None],
+    py_spy: str | None,
+    artifacts: Path | None,
 ) -> dict[str, Any]:
     sections = _sections()
     with _context(config, settings, bootstrap) as ctx:
         ctx.echo = echo
+        ctx.shared["py_spy"] = py_spy
+        ctx.shared["artifacts"] = artifacts
         ctx.report.update(
             {
                 "mode": "quick" if config.quick else "full",
@@ -151,6 +168,13 @@ def _run(
                 ctx.report["errors"][name] = f"{type(exc).__name__}: {exc}"
                 ctx.say(f"{name}: FAILED with {type(exc).__name__}\n{traceback.format_exc()}")
             ctx.report.setdefault("section_seconds", {})[name] = round(time.monotonic() - t0, 1)
+        eb = ctx.report.get("engine_batching")
+        if ctx.report.get("batching_ratio") is None and eb:
+            # Without the worker sweep (quick mode) the in-process engine's ratio stands in.
+            ctx.report["batching_ratio"] = eb["default_vs_1"]
+            ctx.report["batching_method"] = "engine in-process (no Kafka)"
+        elif ctx.report.get("batching_ratio") is not None:
+            ctx.report["batching_method"] = "driftrec worker on the broker"
         ctx.report["duration_s"] = round(time.monotonic() - ctx.started, 1)
         ctx.report["targets"] = rpt.check_targets(ctx.report)
         return ctx.report

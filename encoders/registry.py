@@ -186,6 +186,19 @@ class RegistryState:
                 out.append((old, retired.to_json()))
         return out
 
+    def register_promoted(self, entry: ModelEntry, *, reason: str, now: float) -> list[Record]:
+        """Add a model as the new champion in one go (readers never see it as a challenger)."""
+        scratch = RegistryState.from_records(self.records())
+        for key, value in scratch.register(replace(entry, status="retired")):
+            scratch.apply(key, value)
+        return scratch.promote(entry.version, reason=reason, now=now)
+
+    def records(self) -> list[Record]:
+        """The state as records (what a compacted topic holds)."""
+        out: list[Record] = [(v, m.to_json()) for v, m in self.models.items()]
+        out.append((CHAMPION_KEY, self.pointer.to_json()))
+        return out
+
     def promote(self, version: str, *, reason: str, now: float) -> list[Record]:
         """Make ``version`` the champion (pointer first: that one write is the promotion)."""
         entry = self.get(version)

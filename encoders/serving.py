@@ -47,6 +47,12 @@ F32 = npt.NDArray[np.float32]
 _ACTION_INDEX = {a: i for i, a in enumerate(ACTIONS)}
 
 
+def _tensor(a: npt.ArrayLike, dtype: npt.DTypeLike | None = None) -> torch.Tensor:
+    """A tensor owning a copy: inputs may be read-only views (np.frombuffer on stored profiles),
+    which torch.from_numpy would share and warn about."""
+    return torch.from_numpy(np.array(a, dtype=dtype, copy=True))
+
+
 @dataclass(frozen=True)
 class ItemEmbedding:
     item_id: str
@@ -197,7 +203,7 @@ class ServingModel:
         dev = self.device
 
         def t(a: npt.NDArray[np.generic]) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
+            return _tensor(a).to(dev)
 
         actions = np.array([_ACTION_INDEX[e.action] for e in events], dtype=np.int64)
         gaps = np.array([max(e.gap_s, 0.0) for e in events], dtype=np.float32)
@@ -211,21 +217,21 @@ class ServingModel:
     def update_long_term(self, long: F32, count: npt.NDArray[np.integer], h: F32) -> F32:
         """long (B, D), count (B,) events applied before this one, h (B, D) -> new long (B, D)."""
         out = update_long_term(
-            torch.from_numpy(long),
-            torch.from_numpy(np.asarray(count)),
-            torch.from_numpy(h),
+            _tensor(long, np.float32),
+            _tensor(count, np.int64),
+            _tensor(h, np.float32),
             self.config,
         )
         return out.numpy().astype(np.float32)
 
     def served_interest(self, h: F32, long: F32) -> F32:
         """(B, D), (B, D) -> (B, D) L2-normalised mix of short- and long-term interest."""
-        out = served_interest(torch.from_numpy(h), torch.from_numpy(long), self.config)
+        out = served_interest(_tensor(h, np.float32), _tensor(long, np.float32), self.config)
         return out.numpy().astype(np.float32)
 
     def score(self, users: F32, items: F32) -> F32:
         """users (B, D) x items (N, D) -> (B, N) inner products (on the device)."""
         with torch.inference_mode():
-            u = torch.from_numpy(np.ascontiguousarray(users, dtype=np.float32)).to(self.device)
-            v = torch.from_numpy(np.ascontiguousarray(items, dtype=np.float32)).to(self.device)
+            u = _tensor(users, np.float32).to(self.device)
+            v = _tensor(items, np.float32).to(self.device)
             return (u @ v.T).cpu().numpy()

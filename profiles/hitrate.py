@@ -26,6 +26,7 @@ class _Watch:
     items: frozenset[str]
     version: str
     left: int
+    tag: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Outcome:
     model_version: str
     hit: bool
     events: int  # events it took to hit, or the window on a miss
+    tag: str = ""  # what the publisher tagged the list with (e.g. its triggering event id)
 
 
 class HitTracker:
@@ -52,9 +54,11 @@ class HitTracker:
         """Open watches."""
         return sum(len(w) for w in self._open.values())
 
-    def published(self, user_id: str, item_ids: Iterable[str], model_version: str) -> None:
+    def published(
+        self, user_id: str, item_ids: Iterable[str], model_version: str, tag: str = ""
+    ) -> None:
         """A list was published to ``user_id`` after its latest event."""
-        watch = _Watch(frozenset(item_ids), model_version, self.window)
+        watch = _Watch(frozenset(item_ids), model_version, self.window, tag)
         self._open.setdefault(user_id, []).append(watch)
         self._open.move_to_end(user_id)
         while len(self._open) > self.max_users:
@@ -71,9 +75,9 @@ class HitTracker:
         for w in watches:
             w.left -= 1
             if acted and item_id in w.items:
-                out.append(Outcome(user_id, w.version, True, self.window - w.left))
+                out.append(Outcome(user_id, w.version, True, self.window - w.left, w.tag))
             elif w.left <= 0:
-                out.append(Outcome(user_id, w.version, False, self.window))
+                out.append(Outcome(user_id, w.version, False, self.window, w.tag))
             else:
                 keep.append(w)
         if keep:
@@ -94,7 +98,8 @@ class HitTracker:
             out.extend(self.event(e.user_id, e.item_id, e.action))
             rec = lists.get(inc.ref)
             if rec is not None:
-                self.published(e.user_id, (s.item_id for s in rec.items), rec.model_version)
+                items = (s.item_id for s in rec.items)
+                self.published(e.user_id, items, rec.model_version, e.event_id)
         return out
 
 

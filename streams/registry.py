@@ -177,6 +177,11 @@ class Registry:
         self.write(state.register(entry))
         return self.state()
 
+    def register_promoted(self, entry: ModelEntry, reason: str) -> RegistryState:
+        state = self.state()
+        self.write(state.register_promoted(entry, reason=reason, now=time.time()))
+        return self.state()
+
     def promote(self, version: str, reason: str) -> RegistryState:
         state = self.state()
         self.write(state.promote(version, reason=reason, now=time.time()))
@@ -196,8 +201,7 @@ class Registry:
         root = self.store.root
         try:
             root.mkdir(parents=True, exist_ok=True)
-            records = [[v, m.to_json()] for v, m in state.models.items()]
-            records.append(["@champion", state.pointer.to_json()])
+            records = [list(r) for r in state.records()]
             tmp = root / (MIRROR_FILE + ".tmp")
             tmp.write_text(json.dumps({"read_ts": time.time(), "records": records}), "utf-8")
             tmp.replace(root / MIRROR_FILE)

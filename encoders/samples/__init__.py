@@ -2,6 +2,8 @@
 
 ``encoders/samples/online_retail/`` holds ``items.jsonl``, ``events.jsonl`` (a data folder, see
 :mod:`encoders.datafolder`) and ``CREDIT.md`` (CC BY 4.0 credit and how the sample is derived).
+``encoders/samples/online_retail_model/`` is a checkpoint trained on it (``MODEL.md`` says how),
+the model `driftrec demo` serves.
 """
 
 from __future__ import annotations
@@ -21,4 +23,12 @@ def sample_path(name: str = "online_retail") -> Path:
         raise FileNotFoundError(
             f"sample {name!r} is missing its files at {path}; reinstall driftrec"
         )
+    return path
+
+
+def demo_model_path() -> Path:
+    """The checkpoint folder of the model trained on the shipped sample (for the demo)."""
+    path = Path(str(files("encoders.samples") / "online_retail_model"))
+    if not (path / "checkpoint.json").is_file():
+        raise FileNotFoundError(f"the demo model is missing at {path}; reinstall driftrec")
     return path

@@ -48,6 +48,9 @@ async def follow_registry() -> None:
     while True:
         watcher = RegistryWatcher(settings, runtime.registry_state, runtime.registry_offset)
         try:
+            # Serve what the registry already says (a no-op unless start-up fell back to the
+            # configured model or a swap failed before a restart of this loop), then follow it.
+            await runtime.follow(runtime.registry_state)
             await watcher.run(runtime.follow)
         except asyncio.CancelledError:
             raise

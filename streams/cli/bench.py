@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from streams.cli.options import make_settings
 
 SECTION_HELP = (
     "Run only these sections (repeatable): incremental, encoder, catalog, retrieval, storage, "
-    "throughput, latency, batching, scale_out, worker_storage (full mode only by default)."
+    "engine, throughput, latency, batching, scale_out, worker_storage (the last three: full "
+    "mode only by default)."
 )
 
 
@@ -34,6 +36,18 @@ SECTION_HELP = (
 )
 @click.option("--section", "sections", multiple=True, help=SECTION_HELP)
 @click.option(
+    "--profile",
+    is_flag=True,
+    help="Also sample both workers with py-spy during one burst and report where time goes "
+    "(raw samples kept in <json name>-profiles/).",
+)
+@click.option(
+    "--py-spy",
+    "py_spy",
+    default=None,
+    help="py-spy executable for --profile (default: py-spy on PATH; not a driftrec dependency).",
+)
+@click.option(
     "--bootstrap-servers",
     envvar="DRIFTREC_BOOTSTRAP_SERVERS",
     show_envvar=True,
@@ -46,6 +60,8 @@ def bench(
     json_path: Path,
     markdown_path: Path | None,
     sections: tuple[str, ...],
+    profile: bool,
+    py_spy: str | None,
     bootstrap_servers: str | None,
 ) -> None:
     """Measure driftrec against a bare Faust pass-through on the real broker.
@@ -58,16 +74,28 @@ def bench(
     from streams.localkafka import metadata_ok
 
     config = QUICK if quick else FULL
-    if sections:
-        try:
-            config = config.only(sections)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--section") from exc
+    chosen = tuple(sections) or config.sections
+    if profile:
+        chosen = (*chosen, "profile")
+        py_spy = py_spy or shutil.which("py-spy")
+        if py_spy is None:
+            raise click.UsageError("--profile needs py-spy: pip install py-spy (or --py-spy PATH)")
+    try:
+        config = config.only(chosen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--section") from exc
     if bootstrap_servers and not metadata_ok(bootstrap_servers):
         click.echo(f"no broker answers at {bootstrap_servers}; starting a private one", err=True)
         bootstrap_servers = None
     command = "driftrec " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = run_suite(config, make_settings(), bootstrap=bootstrap_servers, command=command)
+    result = run_suite(
+        config,
+        make_settings(),
+        bootstrap=bootstrap_servers,
+        command=command,
+        py_spy=py_spy,
+        artifacts=json_path.parent / f"{json_path.stem}-profiles" if profile else None,
+    )
     report.write(result, json_path, markdown_path)
     click.echo(report.render_markdown(result))
     click.echo(f"results: {json_path}" + (f", {markdown_path}" if markdown_path else ""), err=True)

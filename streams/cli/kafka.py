@@ -10,7 +10,8 @@ from streams.localkafka import LocalBroker, fetch_jars, kafka_version, metadata_
 from streams.settings import Settings
 
 
-def _broker(settings: Settings) -> LocalBroker:
+def local_broker(settings: Settings) -> LocalBroker:
+    """The local broker the settings name (port, controller port, heap)."""
     return LocalBroker(
         settings.kafka_dir,
         port=settings.kafka_port,
@@ -50,7 +51,7 @@ def fetch() -> None:
 def start(port: int) -> None:
     """Start the broker in the background and wait until it answers metadata requests."""
     settings = make_settings(kafka_port=port)
-    broker = _broker(settings)
+    broker = local_broker(settings)
     already = broker.status()
     try:
         info = already or broker.start(timeout_s=settings.kafka_start_timeout_s)
@@ -65,7 +66,7 @@ def start(port: int) -> None:
 @port_option
 def stop(port: int) -> None:
     """Stop the broker started by `driftrec kafka start` (by its pid)."""
-    broker = _broker(make_settings(kafka_port=port))
+    broker = local_broker(make_settings(kafka_port=port))
     if broker.stop():
         click.echo(f"Kafka on {broker.bootstrap} stopped")
     else:
@@ -76,7 +77,7 @@ def stop(port: int) -> None:
 @port_option
 def status(port: int) -> None:
     """Print bootstrap address, version and pid; exit 1 when the broker is not running."""
-    broker = _broker(make_settings(kafka_port=port))
+    broker = local_broker(make_settings(kafka_port=port))
     info = broker.status()
     if info is None:
         click.echo(f"no local Kafka broker is running on {broker.bootstrap}")

@@ -21,12 +21,12 @@ def _registry(bootstrap_servers: str) -> Registry:
     return Registry(make_settings(bootstrap_servers=bootstrap_servers))
 
 
-def _read(registry: Registry, allow_stale: bool = True) -> RegistryState:
+def _read(registry: Registry) -> RegistryState:
     """The registry from Kafka; with the broker down, the local mirror (said loudly on stderr)."""
     try:
         return registry.state()
     except StreamsError as exc:
-        mirrored = registry.mirror() if allow_stale else None
+        mirrored = registry.mirror()
         if mirrored is None:
             raise click.ClickException(str(exc)) from exc
         state, read_ts = mirrored
@@ -126,9 +126,10 @@ def add(model_dir: Path, promote: bool, reason: str, bootstrap_servers: str) -> 
             reason=reason,
             updated=time.time(),
         )
-        registry.register(entry)
-        if promote:
-            registry.promote(version, reason)
+        if promote:  # one batch: workers never see it as a passing challenger
+            registry.register_promoted(entry, reason)
+        else:
+            registry.register(entry)
     except (CheckpointError, RegistryError, StreamsError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{version} registered{' and promoted to champion' if promote else ''} ({path})")

@@ -122,7 +122,13 @@ def from_kafka(
     callback=duration,
     help="Train on what the log received in this last stretch (e.g. 12h, 7d).",
 )
-@click.option("--every", "every_s", default=None, callback=duration, help="Retrain schedule.")
+@click.option(
+    "--every",
+    "every_s",
+    default=None,
+    callback=duration,
+    help="Retrain schedule (default without --hit-threshold: the --since window).",
+)
 @click.option(
     "--hit-threshold",
     type=float,

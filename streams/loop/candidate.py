@@ -178,6 +178,7 @@ def _register(
         reason=reason,
         updated=time.time(),
     )
-    registry.register(entry)
     if promoted:
-        registry.promote(version, reason)
+        registry.register_promoted(entry, reason)
+    else:
+        registry.register(entry)

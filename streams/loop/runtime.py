@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import torch
+
 from encoders.records import ItemRecord
 from encoders.registry import RegistryState
 from encoders.serving import ItemEmbedding, ServingModel
@@ -42,7 +44,7 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Wanted = tuple[str | None, str | None]  # (champion, challenger) versions to serve
-REBUILD_CHUNK = 256
+REBUILD_CHUNK = 64  # ~0.1 s on a loaded 2-core CPU: the longest stall a waiting batch sees
 REBUILD_MAX = 100_000
 
 
@@ -72,6 +74,9 @@ class LoopRuntime(Runtime):
     # --- start -----------------------------------------------------------------------------
     def _load(self) -> Engine:
         started = time.perf_counter()
+        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        # Process-wide, before any model exists (as load_model does; see Settings.torch_threads).
+        torch.set_num_threads(self.settings.torch_threads)
         want: Wanted = (None, None)
         if self.settings.watch_registry:
             try:
@@ -79,18 +84,31 @@ class LoopRuntime(Runtime):
                 want = self.wanted(self.registry_state)
             except Exception as exc:  # serve the configured model rather than nothing
                 log.error("model registry unreadable (%s); serving DRIFTREC_MODEL_DIR", exc)
-        try:
-            if want[0] is None:
-                champion = self._loader(self.settings)
-            else:
+        champion: ServingModel | None = None
+        if want[0] is not None:
+            try:
                 champion = self._serving_model(want[0], None)
-            challenger = None if want[1] is None else self._serving_model(want[1], champion)
+            except Exception as exc:  # e.g. not in this machine's store: serve the configured
+                log.error("champion %s not loadable (%s); serving DRIFTREC_MODEL_DIR", want[0], exc)
+                want = (None, None)
+        try:
+            champion = champion or self._loader(self.settings)
         except Exception as exc:
-            raise StreamsError(f"could not load the model to serve: {exc}") from exc
+            raise StreamsError(
+                f"could not load the model (DRIFTREC_MODEL_DIR={self.settings.model_dir}): {exc}"
+            ) from exc
+        challenger = None
+        if want[1] is not None:
+            try:
+                challenger = self._serving_model(want[1], champion)
+            except Exception as exc:
+                log.error("challenger %s not loadable (%s); serving no challenger", want[1], exc)
         engines = {champion.version: self._new_engine(champion, ())}
         if challenger is not None:
             engines[challenger.version] = self._new_engine(challenger, ())
-        router = self._install(engines, champion.version, getattr(challenger, "version", None))
+        router = self._install(
+            engines, champion.version, None if challenger is None else challenger.version
+        )
         log.info("serving %s, loaded in %.1fs", router.versions(), time.perf_counter() - started)
         self._sync_catalog()  # the catalog queued so far, into every engine
         return router
@@ -163,6 +181,12 @@ class LoopRuntime(Runtime):
         )
         if old is not None:
             router.rates = old.rates  # rolling hit rates continue across swaps
+            # Profiles rebuilt ahead for a model that still serves the same user stay usable.
+            router.rebuilt = {
+                u: p
+                for u, p in old.rebuilt.items()
+                if p.model_version == router.engine_for(u).model.version
+            }
             for role, version in old.versions().items():
                 self.metrics.loop.serving.labels(model_version=version, role=role).set(0)
         for role, version in router.versions().items():

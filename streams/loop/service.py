@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import torch
 from prometheus_client.parser import text_string_to_metric_families
 
 from encoders.textenc import TextEncoder
@@ -99,6 +100,8 @@ class TrainerService:
     clock: Callable[[], float] = time.time
     last_round: float | None = None
     verdicts: list[Verdict] = field(default_factory=list)
+    #: The champion's (hit rate, lists judged) at the last judgement.
+    last_look: tuple[float, int] | None = None
     _encoder: TextEncoder | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -108,6 +111,9 @@ class TrainerService:
             raise ValueError("a hit-rate threshold needs the workers' --metrics-url")
         self.registry = Registry(self.settings)
         self.watch = HitRateWatch(self.min_outcomes)
+        # Training shares the machine with workers: DRIFTREC_TORCH_THREADS caps it (OpenMP
+        # spinning on a busy box makes small-batch training several times slower with more).
+        torch.set_num_threads(self.settings.torch_threads)
 
     def why_now(self) -> str | None:
         """The reason to run a round now, or None."""
@@ -128,6 +134,7 @@ class TrainerService:
         if looked is None:
             return None
         rate, n = looked
+        self.last_look = looked
         log.info("champion %s: live hit rate %.3f over %d lists", champion, rate, n)
         if rate < self.threshold:
             return f"live hit rate {rate:.3f} < {self.threshold:.3f} over {n} lists"

@@ -99,7 +99,7 @@ def test_targets_are_checked_against_the_issue_goals() -> None:
     checks = {t["name"]: t for t in report.check_targets(_fake_report())}
     assert checks["throughput vs bare pass-through"]["met"] is True
     assert checks["p99 latency at 1,000 events/s"]["met"] is False  # 120 ms
-    assert checks["incremental step vs recompute, history 200"]["value"] == 45.0
+    assert checks["incremental step vs recompute, history 200, 1 user"]["value"] == 45.0
     assert checks["packed profile size"]["met"] is True
     empty = report.check_targets(report.skeleton())
     assert all(t["value"] is None and t["met"] is None for t in empty)
@@ -163,7 +163,7 @@ def test_suite_records_results_skips_and_errors(monkeypatch: pytest.MonkeyPatch)
     assert result["errors"] == {"latency": "broker went away"}
     assert result["mode"] == "quick" and result["machine"]["cores"] >= 1
     targets = {t["name"]: t["met"] for t in result["targets"]}
-    assert targets["incremental step vs recompute, history 200"] is True
+    assert targets["incremental step vs recompute, history 200, 1 user"] is True
     assert any("working" in line for line in lines)
     assert set(result["section_seconds"]) == {"incremental", "throughput", "latency"}
 
@@ -218,3 +218,35 @@ def test_cli_help_and_bad_section() -> None:
     bad = runner.invoke(cli, ["bench", "--json", "x.json", "--section", "nope"])
     assert bad.exit_code == 2
     assert "unknown sections" in bad.output
+
+
+def test_profile_summary_separates_busy_idle_and_spin(tmp_path: Path) -> None:
+    from bench.profiling import summarize as summarize_profile
+
+    raw = tmp_path / "raw.txt"
+    main = "thread (1): MainThread;main (w.py:1);BaseEventLoop.run_forever (base_events.py:600)"
+    raw.write_text(
+        "\n".join(
+            [
+                f"{main};EpollSelector.select (selectors.py:468) 50",
+                f"{main};Handle._run (events.py:80);send (aiokafka/producer/p.py:500) 30",
+                f"{main};Handle._run (events.py:80);BaseEventLoop.call_soon (b.py:765);"
+                "BaseEventLoop._call_soon (b.py:781) 10",
+                "thread (2): model;Thread.run (threading.py:9);_worker (thread.py:80) 90",
+                "thread (2): model;Thread.run (threading.py:9);_worker (thread.py:80);"
+                "_WorkItem.run (thread.py:58);ServingModel.step (serving.py:9) 10",
+            ]
+        )
+        + "\n"
+    )
+    out = summarize_profile(raw)
+    m = out["thread (1): MainThread"]
+    assert m["samples"] == 90 and m["busy_share"] == pytest.approx(40 / 90)
+    assert m["sleep0_spin_share_of_busy"] == pytest.approx(10 / 40)
+    assert m["top_inclusive"]["send [p.py]"] == pytest.approx(30 / 40)
+    model = out["thread (2): model"]
+    assert model["busy_share"] == pytest.approx(0.1)
+    assert model["top_inclusive"] == {"ServingModel.step [serving.py]": 1.0}  # work item only
+    assert "main [w.py]" not in m["top_inclusive"]  # above the event loop's dispatch
+    assert m["where"]["Kafka produce"] == pytest.approx(30 / 40)
+    assert model["where"] == {"interest step (fusion + LSTM)": 1.0}

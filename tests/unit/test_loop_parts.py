@@ -258,3 +258,29 @@ def test_a_swap_rebuilds_profiles_instead_of_resetting_them(ahead: bool) -> None
         if s.name.endswith("_total")
     }
     assert samples == ({"background": 3.0, "background_used": 3.0} if ahead else {"lazy": 3.0})
+
+
+# --- trainer service pieces -------------------------------------------------------------------
+
+
+def test_parse_duration() -> None:
+    from streams.loop.logdata import parse_duration
+
+    assert parse_duration("90s") == 90 and parse_duration("15m") == 900
+    assert parse_duration("12h") == 43_200 and parse_duration("7d") == 604_800
+    assert parse_duration("2w") == 1_209_600 and parse_duration("1.5h") == 5400
+    for bad in ("", "7x", "-1d", "0s", "d"):
+        with pytest.raises(ValueError, match="not a duration"):
+            parse_duration(bad)
+
+
+def test_hit_rate_watch_judges_only_new_outcomes_and_waits_for_enough() -> None:
+    from streams.loop.service import HitRateWatch
+
+    watch = HitRateWatch(min_outcomes=10)
+    assert watch.look({("m1", "hit"): 3.0, ("m1", "miss"): 2.0}, "m1") is None  # only 5 so far
+    assert watch.look({("m1", "hit"): 8.0, ("m1", "miss"): 4.0}, "m1") == (8 / 12, 12)
+    # the next judgement counts only what came after: 2 hits, 8 misses
+    assert watch.look({("m1", "hit"): 10.0, ("m1", "miss"): 12.0}, "m1") == (0.2, 10)
+    assert watch.look({("m1", "hit"): 1.0}, "m1") is None  # a worker restarted: start over
+    assert watch.look({("m1", "hit"): 1.0, ("m2", "hit"): 50.0}, "m1") is None  # other model

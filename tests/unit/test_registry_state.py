@@ -164,3 +164,18 @@ def test_store_refuses_a_tampered_checkpoint_and_bad_versions(tmp_path: Path) ->
     with pytest.raises(RegistryError):
         store.path("../etc")
     assert store.versions() == []
+
+
+def test_register_promoted_is_one_batch_that_never_shows_a_challenger() -> None:
+    s = RegistryState()
+    apply(s, s.register(entry("m-a", "2026-01-01")))
+    apply(s, s.promote("m-a", reason="", now=0.0))
+    apply(s, s.register(entry("m-b", "2026-01-02")))
+    records = s.register_promoted(entry("m-c", "2026-01-03"), reason="better", now=1.0)
+    seen = RegistryState.from_records(s.records())
+    for key, value in records:
+        seen.apply(key, value)
+        assert seen.challenger != "m-c"  # never served as a challenger on the way
+    assert seen.champion == "m-c" and seen.status_of("m-a") == "retired"
+    assert seen.models["m-c"].reason == "better"
+    assert seen.challenger == "m-b"  # an unrelated challenger stays

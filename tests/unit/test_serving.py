@@ -148,3 +148,19 @@ def test_bad_inputs_and_bad_folders(saved: tuple[Path, DriftRecModel], tmp_path:
     (bad / "model.safetensors").write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match="do not match"):
         ServingModel.load(bad, device="cpu")
+
+
+def test_read_only_inputs_are_accepted(saved: tuple[Path, DriftRecModel]) -> None:
+    # profiles come back from a store as bytes: np.frombuffer views are read-only
+    model = ServingModel.load(saved[0], device="cpu")
+    raw = np.arange(2 * model.state_dim, dtype=np.float32).tobytes()
+    states = np.frombuffer(raw, dtype=np.float32).reshape(2, model.state_dim) / 1000
+    states.flags.writeable = False
+    events = [StepEvent("view", 1.0, None, "red mug"), StepEvent("click", 2.0, None, "tea")]
+    new, h = model.step(states, events)
+    long = np.frombuffer(h.tobytes(), dtype=np.float32).reshape(h.shape)
+    count = np.frombuffer(np.array([3, 0], dtype=np.int64).tobytes(), dtype=np.int64)
+    long2 = model.update_long_term(long, count, h)
+    served = model.served_interest(h, long2)
+    assert model.score(served, long).shape == (2, 2)
+    assert new.flags.writeable and np.isfinite(served).all()

@@ -26,10 +26,13 @@ def tiny_data(n_users: int = 12, n_items: int = 20, length: int = 8, seed: int =
     """Users walking through the catalog in steps of 1 (a learnable next-item pattern)."""
     rng = np.random.default_rng(seed)
     items = [
-        ItemRecord(f"i{k}", f"{WORDS[k % len(WORDS)]} {WORDS[(3 * k) % len(WORDS)]}",
-                   attributes={"price": float(k)} if k % 2 else {})
+        ItemRecord(
+            f"i{k}",
+            f"{WORDS[k % len(WORDS)]} {WORDS[(3 * k) % len(WORDS)]}",
+            attributes={"price": float(k)} if k % 2 else {},
+        )
         for k in range(n_items)
-    ]  # fmt: skip
+    ]
     events = []
     for u in range(n_users):
         start = int(rng.integers(n_items))
@@ -104,6 +107,8 @@ def test_saved_checkpoint_serves_like_the_trainer(encoder: TextEncoder, tmp_path
     items = np.stack([embedded[i].vec for i in Catalog(data.items).ids])
     served = model.score(model.served_interest(h, long), items)
     np.testing.assert_allclose(served[0], trained.score_users([history])[0], atol=1e-4)
+    in_memory = trained.to_serving()
+    np.testing.assert_allclose(in_memory.embed_items(data.items[:1])[0].vec, items[0], atol=1e-6)
 
 
 def test_windows_cover_every_target_once() -> None:
@@ -117,3 +122,12 @@ def test_windows_cover_every_target_once() -> None:
         (a.event_id, cat.of(b.item_id)) for a, b in itertools.pairwise(seq) if b.item_id
     )
     assert pairs == expected
+
+
+def test_sampled_negatives_for_large_catalogs(encoder: TextEncoder) -> None:
+    # a "large" catalog by configuration: the sampled-softmax path must train too
+    cfg = TrainConfig(
+        epochs=1, batch_size=4, full_softmax_max_items=5, negatives=8, device="cpu", progress=False
+    )
+    trained = train_model(tiny_data(), "gru4rec", seed=0, train_config=cfg, encoder=encoder)
+    assert np.isfinite(trained.history[0]["loss"])
