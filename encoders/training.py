@@ -6,6 +6,7 @@ Public API (what ``driftrec train`` and ``driftrec eval`` call)::
                           train_config=TrainConfig(), split=None, cache_dir=None, encoder=None)
     scores = trained.score_users(histories)      # event lists -> (U, N) float32, columns in
                                                  # trained.catalog.ids (= data.items) order
+    metrics = evaluate_split(trained, split, "test")  # encoders.scoring
     version = trained.save(model_dir)            # checkpoint folder (safetensors + JSON)
     serving = trained.to_serving()               # driftrec only: the in-memory ServingModel
 
@@ -35,22 +36,14 @@ from torch import nn
 from tqdm import tqdm
 
 from encoders.baselines import BASELINES, BaselineConfig
-from encoders.batching import (
-    Catalog,
-    Window,
-    collate,
-    collate_windows,
-    data_fingerprint,
-    gaps_seconds,
-    windows,
-)
+from encoders.batching import Catalog, Window, collate_windows, data_fingerprint, windows
 from encoders.checkpoint import save_checkpoint
 from encoders.config import ModelConfig
 from encoders.datafolder import DataFolder
-from encoders.metrics import ranking_metrics
 from encoders.model import DriftRecModel
-from encoders.records import MAX_ATTRIBUTES, BehaviourEvent
-from encoders.split import Split, Stage, group_by_user, leave_last_out
+from encoders.records import BehaviourEvent
+from encoders.scoring import evaluate_split, score_histories
+from encoders.split import Split, group_by_user, leave_last_out
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder, resolve_device
 from encoders.trainparts import (
@@ -58,11 +51,21 @@ from encoders.trainparts import (
     DriftRecAdapter,
     SequenceRecommender,
     build_catalog_features,
+    derive_model_config,
+    length_bucketed_batches,
     lr_lambda,
 )
 
 log = logging.getLogger(__name__)
 KINDS = ("driftrec", *BASELINES)
+__all__ = [
+    "KINDS",
+    "TrainConfig",
+    "TrainedModel",
+    "evaluate_split",
+    "score_histories",
+    "train_model",
+]
 F32 = npt.NDArray[np.float32]
 
 
@@ -170,28 +173,6 @@ class TrainedModel:
         )
 
 
-def _derive_model_config(
-    data: DataFolder, text_dim: int, base: ModelConfig | None, item_ids: bool
-) -> ModelConfig:
-    """Modalities (most common width per name) and attributes present in the catalog."""
-    widths: dict[str, dict[int, int]] = {}
-    attrs: set[str] = set()
-    for item in data.items:
-        for name, vec in item.modalities.items():
-            widths.setdefault(name, {}).setdefault(len(vec), 0)
-            widths[name][len(vec)] += 1
-        attrs.update(item.attributes)
-    mods = tuple(sorted((n, max(w, key=lambda k: w[k])) for n, w in widths.items()))
-    cfg = base or ModelConfig()
-    return replace(
-        cfg,
-        text_dim=text_dim,
-        modalities=cfg.modalities or mods,
-        attributes=cfg.attributes or tuple(sorted(attrs))[:MAX_ATTRIBUTES],
-        n_id_items=len(data.items) if item_ids else 0,
-    )
-
-
 def train_model(
     data: DataFolder,
     kind: str = "driftrec",
@@ -219,7 +200,7 @@ def train_model(
             cache = TextVectorCache(cache_dir) if cache_dir is not None else None
             encoder = TextEncoder(device=device, cache=cache)
         mcfg = config if isinstance(config, ModelConfig) else None
-        model_config = _derive_model_config(data, encoder.dim, mcfg, tc.item_ids)
+        model_config = derive_model_config(data, encoder.dim, mcfg, tc.item_ids)
         features = build_catalog_features(data.items, encoder, model_config)
         texts = sorted({e.text for e in data.events if e.text})
         if texts:
@@ -282,21 +263,6 @@ def _batch_loss(
     return nn.functional.cross_entropy(torch.cat([pos, logits], dim=1), zeros)
 
 
-def _length_bucketed_batches(
-    train_windows: list[Window], batch_size: int, rng: np.random.Generator
-) -> list[list[int]]:
-    """Shuffled batches of windows of similar length: shuffle, sort by length inside chunks of
-    50 batches, cut, shuffle the batches. The LSTM runs over padding too, so this saves most of
-    it while each batch stays a random draw."""
-    order = rng.permutation(len(train_windows)).tolist()
-    chunk = batch_size * 50
-    batches: list[list[int]] = []
-    for start in range(0, len(order), chunk):
-        part = sorted(order[start : start + chunk], key=lambda i: len(train_windows[i].events))
-        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
 def _fit(
     trained: TrainedModel,
     train_windows: list[Window],
@@ -317,7 +283,7 @@ def _fit(
     start = time.perf_counter()
     for epoch in range(1, tc.epochs + 1):
         net.train()
-        batches = _length_bucketed_batches(train_windows, tc.batch_size, rng)
+        batches = length_bucketed_batches(train_windows, tc.batch_size, rng)
         bar = tqdm(
             batches,
             desc=f"{trained.kind} epoch {epoch}/{tc.epochs}",
@@ -370,48 +336,3 @@ def _fit(
         net.load_state_dict(best_state)
     net.eval()
     trained.train_seconds = time.perf_counter() - start
-
-
-def evaluate_split(trained: TrainedModel, split: Split, stage: Stage = "valid") -> dict[str, float]:
-    """Full-ranking HR/NDCG/MRR@{5,10,20} of ``trained`` on ``split``'s ``stage`` targets."""
-    histories = [u.history(stage) for u in split.users]
-    scores = trained.score_users(histories)
-    targets = [trained.catalog.index[u.target(stage)] for u in split.users]
-    exclude = [{trained.catalog.of(e.item_id) for e in h} - {-1} for h in histories]
-    return ranking_metrics(scores, targets, exclude)
-
-
-def score_histories(trained: TrainedModel, histories: Sequence[Sequence[BehaviourEvent]]) -> F32:
-    """(U, N) scores; histories are batched by length, SASRec sees its last ``max_len`` events."""
-    net, device = trained.net, trained.device
-    cap = trained.config.max_len if isinstance(trained.config, BaselineConfig) else None
-    seqs = [list(h[-cap:]) if cap else list(h) for h in histories]
-    text_dim = trained.config.text_dim if isinstance(trained.config, ModelConfig) else 1
-    lookup = _text_lookup(trained, seqs)
-    out = np.zeros((len(seqs), len(trained.catalog)), dtype=np.float32)
-    order = sorted((i for i, s in enumerate(seqs) if s), key=lambda i: len(seqs[i]))
-    was_training = net.training
-    net.eval()
-    with torch.inference_mode():
-        vecs = net.item_matrix()  # (N, D)
-        batch = 256
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            part = [seqs[i] for i in rows]
-            gaps = [gaps_seconds(s) for s in part]
-            ev = collate(part, gaps, trained.catalog, text_dim, lookup).to(device)
-            users = net(ev, vecs)  # (B, T, D)
-            last = torch.tensor([len(s) - 1 for s in part], device=device)
-            u = users[torch.arange(len(part), device=device), last]  # (B, D)
-            out[rows] = (u @ vecs.T).float().cpu().numpy()
-    net.train(was_training)
-    return out
-
-
-def _text_lookup(trained: TrainedModel, seqs: Sequence[Sequence[BehaviourEvent]]) -> Any:
-    if trained.kind != "driftrec" or trained.encoder is None:
-        return None
-    missing = sorted({e.text for s in seqs for e in s if e.text} - set(trained.text_vectors))
-    if missing:
-        trained.text_vectors.update(zip(missing, trained.encoder.encode(missing), strict=True))
-    return trained.text_vectors.__getitem__

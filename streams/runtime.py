@@ -59,7 +59,7 @@ class Runtime:
         self._loading: asyncio.Future[Engine] | None = None
         self._pending: dict[str, ItemRecord | None] = {}
         self._pending_lock = threading.Lock()
-        self._cache_seen = (0, 0)
+        self._cache_seen: dict[int, tuple[int, int]] = {}  # id(model) -> counters moved
         # Label sets known in advance start at 0, so rates and alerts see them from the start.
         for trigger in ("cold_start", "drift", "refresh"):
             metrics.lists_published.labels(trigger=trigger)
@@ -131,6 +131,14 @@ class Runtime:
         with self._pending_lock:
             return bool(self._pending)
 
+    def _count_cache(self, model: Any) -> None:
+        """Move the model's text-cache hit and miss counters onto the Prometheus counters."""
+        seen_hits, seen_misses = self._cache_seen.get(id(model), (0, 0))
+        hits, misses = int(model.text_cache_hits), int(model.text_cache_misses)
+        self.metrics.encoder_cache_hits.inc(max(0, hits - seen_hits))
+        self.metrics.encoder_cache_misses.inc(max(0, misses - seen_misses))
+        self._cache_seen[id(model)] = (hits, misses)
+
     def _sync_catalog(self) -> None:
         engine = self._engine
         if engine is None:
@@ -153,10 +161,7 @@ class Runtime:
             self.metrics.encode_seconds.observe(time.perf_counter() - t0)
             for emb in embedded:
                 index.upsert(emb.item_id, emb.vec, emb)
-        hits, misses = int(model.text_cache_hits), int(model.text_cache_misses)
-        self.metrics.encoder_cache_hits.inc(max(0, hits - self._cache_seen[0]))
-        self.metrics.encoder_cache_misses.inc(max(0, misses - self._cache_seen[1]))
-        self._cache_seen = (hits, misses)
+        self._count_cache(model)
         self.metrics.catalog_items.set(len(index))
         if len(upserts) > 50:
             log.info("catalog: %d items embedded, %d in the index", len(upserts), len(index))

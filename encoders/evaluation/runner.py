@@ -86,6 +86,21 @@ class EvalContext:
         return self.encoder_factory(self)
 
     @cached_property
+    def event_text_encoder(self) -> TextEncodeFn:
+        """``encode`` with every free text of the log encoded up front in one batched call (a
+        replay would otherwise run the language model on a handful of texts per step)."""
+        texts = sorted({e.text for e in self.folder.events if e.text})
+        known = dict(zip(texts, self.encode(texts), strict=True)) if texts else {}
+
+        def encode(batch: Sequence[str]) -> F32:
+            missing = [t for t in batch if t not in known]
+            if missing:
+                known.update(zip(missing, self.encode(missing), strict=True))
+            return np.stack([known[t] for t in batch]).astype(np.float32)
+
+        return encode
+
+    @cached_property
     def item_text_vecs(self) -> F32:
         """``(N, Dt)`` L2-normalised text vectors of the catalog, in catalog order."""
         vecs = np.asarray(self.encode(self.catalog.texts()), dtype=np.float32)
@@ -102,7 +117,9 @@ def baseline_factories() -> dict[str, ModelFactory]:
     return {
         "pop": lambda ctx: Popularity(ctx.catalog, ctx.split.train_events()),
         "itemknn-text": lambda ctx: ItemKNNText(ctx.catalog, ctx.item_text_vecs),
-        "static-profile": lambda ctx: StaticProfile(ctx.catalog, ctx.item_text_vecs, ctx.encode),
+        "static-profile": lambda ctx: StaticProfile(
+            ctx.catalog, ctx.item_text_vecs, ctx.event_text_encoder
+        ),
     }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from streams.agents.batch import EventsBatch
 from streams.app import app, events_topic, metrics, profiles, runtime, settings
 from streams.control import ControlledBatch, forget_counter
+from streams.ordering import InOrderGate, held_counter
 
 
 async def _send(topic: str, key: bytes, value: bytes | None) -> Any:
@@ -20,9 +21,17 @@ handle_events = ControlledBatch(
 )
 
 
+# Faust can deliver a partition out of order around rebalances: never process past a gap.
+gate = InOrderGate(
+    seek=lambda tp, offset: app.consumer.seek(tp, offset),
+    generation=lambda: app.consumer_generation_id,
+    on_gap=held_counter(metrics.registry),
+)
+
+
 @app.agent(events_topic, name="behaviour")
 async def behaviour(stream: Any) -> None:
     """Consume behaviour events in micro-batches (``take_events``: per-record event context)."""
     await runtime.ready()
     async for batch in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
-        await handle_events(batch)
+        await handle_events(await gate(batch))

@@ -155,6 +155,7 @@ class LoopRuntime(Runtime):
             for emb in model.embed_items(records[start : start + step]):
                 engine.index.upsert(emb.item_id, emb.vec, emb)
             self.metrics.encode_seconds.observe(time.perf_counter() - t0)
+        self._count_cache(model)
 
     def _new_engine(self, model: ServingModel, records: Iterable[ItemRecord]) -> Engine:
         index: ItemIndex[ItemEmbedding] = ItemIndex(model.dim)

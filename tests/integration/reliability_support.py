@@ -2,9 +2,11 @@
 `driftrec worker` subprocesses that can be killed, a small deterministic world, and the
 reference profiles of an uninterrupted run of the same events through the same engine.
 
-Everything runs on a real broker. The model is the untrained, seeded one with a tiny BERT text
-encoder built by the test session, so a worker starts in seconds and two runs of the same events
-give the same profiles bit for bit (up to float reduction order in batched steps).
+Shares ``wait_for`` with ``pipeline_support`` (the stream tests' single-worker helpers); the
+``Worker`` here differs on purpose: several workers of one app, kill -9, non-blocking start, and
+TLS/SASL-aware Kafka helpers. Everything runs on a real broker. The model is the untrained, seeded
+one with a tiny BERT text encoder built by the test session, so a worker starts in seconds and two
+runs of the same events give the same profiles (up to float reduction order in batched steps).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from profiles.retrieval import ItemIndex
 from streams.localkafka import free_port
 from streams.runtime import load_model
 from streams.settings import Settings
+from tests.integration.pipeline_support import wait_for
 from tests.unit.tinylm import WORDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,19 +245,6 @@ class Worker:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log().splitlines()[-lines:]) or "(no log)"
-
-
-def wait_for(
-    check: Callable[[], bool], timeout_s: float, what: str, worker: Worker | None = None
-) -> None:
-    """Poll ``check`` until true; fail with the worker's log when it never is."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    tail = worker.log_tail() if worker else ""
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}\n{tail}")
 
 
 def listening_addresses(port: int) -> set[str]:

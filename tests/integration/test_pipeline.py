@@ -199,6 +199,9 @@ def test_metrics_after_traffic(worker: Worker) -> None:
     assert worker.metric("driftrec_events_consumed_total") == total + len(BAD)
     assert worker.metric("driftrec_lists_published_total") >= len(SENT)
     assert worker.metric("driftrec_catalog_items") == 120
+    # every catalog text went through the text cache once: a hit or a miss
+    cache = ("driftrec_encoder_cache_hits_total", "driftrec_encoder_cache_misses_total")
+    assert sum(worker.metric(name) for name in cache) >= 120
     assert 'driftrec_model_info{device="cpu"' in text
     assert worker.metric("driftrec_lstm_step_seconds_count") > 0
     assert 'driftrec_lists_published_total{trigger="drift"}' in text

@@ -1,0 +1,104 @@
+"""Hand the engine each partition's events in offset order, never past a gap.
+
+Profiles skip an event at or below the last offset they applied (that is what makes redelivery
+harmless). That turns any *out-of-order* delivery into loss: if offset 165 of a partition is
+applied before 142..151 arrive, those are skipped as "already applied". faust-streaming 0.15.3
+does deliver out of order around rebalances and seeks (messages fetched before the seek to the
+committed offset still reach the stream; see faust-streaming issues #216 and #221), and the
+rebalance test caught it losing ten consecutive events.
+
+:class:`InOrderGate` keeps, per partition and consumer generation, the next offset it expects:
+
+* offset == expected: passed on, expected moves on;
+* offset < expected: a redelivery, passed on (the profile skips it if it was applied);
+* offset > expected: a gap. The event is held back (not processed, and marked untracked so that
+  its acknowledgement does not make its offset committable, see :mod:`streams.faustfix`) and the
+  consumer is asked to seek back to the expected offset, so the missing events and the held-back
+  ones arrive again, in order.
+
+A new generation (rebalance) starts every partition afresh: the first offset seen is taken as
+where the committed position put the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+Seek = Callable[[Any, int], Awaitable[None]]  # (topic-partition, offset)
+
+
+@dataclass
+class InOrderGate:
+    """Filters each micro-batch; see the module docstring."""
+
+    seek: Seek
+    generation: Callable[[], int]
+    on_gap: Callable[[int], None] = lambda held: None
+    reseek_after_s: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    _expected: dict[Any, int] = field(default_factory=dict)
+    _gen: int | None = None
+    _sought: dict[Any, float] = field(default_factory=dict)
+
+    async def __call__(self, events: Sequence[Any]) -> list[Any]:
+        gen = self.generation()
+        if gen != self._gen:
+            self._gen, self._expected, self._sought = gen, {}, {}
+        passed: list[Any] = []
+        held: dict[Any, list[int]] = {}
+        for ev in events:
+            msg = ev.message
+            tp, offset = msg.tp, msg.offset
+            expected = self._expected.get(tp)
+            if tp in held or (expected is not None and offset > expected):
+                held.setdefault(tp, []).append(offset)
+                # Not processed, so never safe to commit: streams.faustfix's ack skips
+                # untracked messages when Faust acknowledges the batch.
+                msg.tracked = False
+                continue
+            if expected is None or offset >= expected:
+                self._expected[tp] = offset + 1
+            passed.append(ev)
+        for tp, offsets in held.items():
+            await self._seek_back(tp, offsets)
+        return passed
+
+    async def _seek_back(self, tp: Any, offsets: list[int]) -> None:
+        expected = self._expected[tp]
+        self.on_gap(len(offsets))
+        now = self.clock()
+        if now - self._sought.get(tp, float("-inf")) < self.reseek_after_s:
+            return  # a seek is on its way; these are leftovers fetched before it
+        self._sought[tp] = now
+        log.warning(
+            "%s[%d]: expected offset %d, got %d..%d: holding %d events back and seeking to %d "
+            "so they are processed in order",
+            tp.topic,
+            tp.partition,
+            expected,
+            min(offsets),
+            max(offsets),
+            len(offsets),
+            expected,
+        )
+        try:
+            await self.seek(tp, expected)
+        except Exception as exc:  # the partition may have been revoked meanwhile
+            log.warning("seek of %s[%d] to %d failed: %s", tp.topic, tp.partition, expected, exc)
+
+
+def held_counter(registry: Any) -> Callable[[int], None]:
+    """``driftrec_events_held_back_total`` on ``registry``, as an ``on_gap`` callback."""
+    from prometheus_client import Counter
+
+    counter = Counter(
+        "driftrec_events_held_back",
+        "Events delivered past a gap in their partition, held back and read again in order.",
+        registry=registry,
+    )
+    return lambda n: counter.inc(n)
