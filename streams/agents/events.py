@@ -7,6 +7,7 @@ from typing import Any
 from streams.agents.batch import EventsBatch
 from streams.app import app, events_topic, metrics, profiles, runtime, settings
 from streams.control import ControlledBatch, forget_counter
+from streams.faustfix import start_offset
 from streams.ordering import InOrderGate, held_counter
 
 
@@ -25,6 +26,7 @@ handle_events = ControlledBatch(
 gate = InOrderGate(
     seek=lambda tp, offset: app.consumer.seek(tp, offset),
     generation=lambda: app.consumer_generation_id,
+    start_offset=lambda tp: start_offset(app.consumer, tp),
     on_gap=held_counter(metrics.registry),
 )
 
