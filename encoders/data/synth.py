@@ -220,11 +220,17 @@ def _bot_events(
     return events
 
 
-def generate(spec: SynthSpec, seed: int) -> SynthData:
-    """Generate a synthetic log and its truth; deterministic per (spec, seed)."""
-    rng = np.random.default_rng(np.random.PCG64(seed))
+def generate(spec: SynthSpec, seed: int, item_seed: int | None = None) -> SynthData:
+    """Generate a synthetic log and its truth; deterministic per (spec, seed, item_seed).
+
+    With ``item_seed``, the catalog is the one ``seed=item_seed`` draws and the users come from
+    ``seed``: a second, held-out log over the same items (train on one, evaluate on the other).
+    """
+    rng = np.random.default_rng(np.random.PCG64(seed if item_seed is None else item_seed))
     names = list(TOPICS)[: spec.topics]
     items, topic_of, ranked = _make_items(rng, spec, names)
+    if item_seed is not None:
+        rng = np.random.default_rng(np.random.PCG64([seed, 1]))  # users' own stream
     n_bots = round(spec.users * spec.bot_fraction)
     bots = {int(b) for b in rng.choice(spec.users, size=n_bots, replace=False)}
     events: list[BehaviourEvent] = []
@@ -242,6 +248,7 @@ def generate(spec: SynthSpec, seed: int) -> SynthData:
     events.sort(key=lambda e: (e.ts, e.user_id))  # one global time line; ties broken by user
     truth = {
         "seed": seed,
+        "item_seed": item_seed,
         "spec": asdict(spec),
         "topics": names,
         "item_topics": {item.item_id: t for item, t in zip(items, topic_of, strict=True)},

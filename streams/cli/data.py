@@ -80,6 +80,12 @@ def movielens(folder: Path, out: Path, report_json: Path | None) -> None:
 @data.command()
 @_OUT
 @click.option("--seed", type=int, default=0, help="Random seed: same seed, same files.")
+@click.option(
+    "--item-seed",
+    type=int,
+    default=None,
+    help="Draw the catalog of --seed N=this instead: a held-out log over the same items.",
+)
 @click.option("--users", type=int, default=300, help="Number of users (bots included).")
 @click.option("--items", type=int, default=600, help="Number of items.")
 @click.option("--topics", type=int, default=8, help="Number of interest topics (2-12).")
@@ -91,7 +97,7 @@ def movielens(folder: Path, out: Path, report_json: Path | None) -> None:
 @click.option("--search-rate", type=float, default=0.03, help="Share of text-only searches.")
 @click.option("--bot-fraction", type=float, default=0.04, help="Share of bursty bot users.")
 @click.option("--image-dim", type=int, default=16, help="Image-like vector size (0: none).")
-def synth(out: Path, seed: int, **shape: Any) -> None:
+def synth(out: Path, seed: int, item_seed: int | None, **shape: Any) -> None:
     """Generate a synthetic log whose users switch topics at known moments (truth.json)."""
     from encoders.data.synth import SynthSpec, generate
 
@@ -99,7 +105,7 @@ def synth(out: Path, seed: int, **shape: Any) -> None:
         spec = SynthSpec(**shape)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    synth_data = generate(spec, seed)
+    synth_data = generate(spec, seed, item_seed)
     synth_data.write(out)
     n_switches = sum(len(s) for s in synth_data.truth["switches"].values())
     click.echo(
