@@ -20,8 +20,8 @@ A new generation (rebalance) starts every partition afresh, expecting the partit
 offset, asked of the broker (``start_offset``). Taking the first offset seen instead is not safe:
 Faust resumes the flow before it seeks to the committed offsets, so the first message a new
 generation delivers can be one prefetched past the committed position; everything between would
-then pass as "redelivered" and be skipped by the profiles, i.e. lost. The rebalance test lost
-events that way on a loaded machine.
+then pass as "redelivered" and be skipped by the profiles, i.e. lost. (A CI run of the rebalance
+test on a loaded machine never applied all events after a rebalance, which fits this race.)
 """
 
 from __future__ import annotations
