@@ -23,10 +23,7 @@ version, what the swaps took, and a PNG.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.workers import WorkerProcess
+from bench.workers import WorkerProcess, get_view
 from encoders.data.synth import SynthSpec, generate
 from encoders.records import BehaviourEvent, ItemRecord
 from profiles.hitrate import HitTracker
@@ -204,16 +201,7 @@ class WorkerClient:
         return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str) -> tuple[int, Any]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as resp:  # noqa: S310
-                raw, status = resp.read(), resp.status
-        except urllib.error.HTTPError as exc:
-            raw, status = exc.read(), exc.code
-        except OSError:
-            return 0, {}
-        if path == "/metrics":
-            return status, raw.decode()
-        return status, json.loads(raw) if raw else {}
+        return get_view(self.url, path)
 
     def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
         """Every sample ``name{labels} value`` of the worker's metrics."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 
@@ -95,6 +99,24 @@ def running(
         yield worker
     finally:
         worker.stop()
+
+
+def get_view(url: str, path: str, timeout_s: float = 10.0) -> tuple[int, Any]:
+    """GET one HTTP view of the worker at ``url``: (status, parsed JSON body), the text for
+    ``/metrics``; ``(0, {})`` while nothing answers and ``{}`` for a body that is not JSON."""
+    try:
+        with urllib.request.urlopen(url + path, timeout=timeout_s) as resp:  # noqa: S310
+            raw, status = resp.read(), resp.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    except OSError:
+        return 0, {}
+    if path == "/metrics":
+        return status, raw.decode()
+    try:
+        return status, json.loads(raw) if raw else {}
+    except ValueError:
+        return status, {}
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -49,10 +49,10 @@ def test_items_load_and_produce_in_timestamp_order(env: dict[str, str], tmp_path
     assert out.exit_code == 0, out.output
     assert "8 events sent" in out.output
 
-    bootstrap = env["DRIFTREC_BOOTSTRAP_SERVERS"]
-    got_items = read_all(bootstrap, env["DRIFTREC_ITEMS_TOPIC"], min_count=5)
+    kafka = {"bootstrap_servers": env["DRIFTREC_BOOTSTRAP_SERVERS"]}
+    got_items = read_all(kafka, env["DRIFTREC_ITEMS_TOPIC"], min_count=5)
     assert sorted(m.key for m in got_items) == [f"i{k}".encode() for k in range(5)]
-    got = read_all(bootstrap, env["DRIFTREC_EVENTS_TOPIC"], min_count=8)
+    got = read_all(kafka, env["DRIFTREC_EVENTS_TOPIC"], min_count=8)
     for user in ("u0", "u1"):
         mine = [json.loads(m.value) for m in got if m.key == user.encode()]
         assert len({m.partition for m in got if m.key == user.encode()}) == 1
@@ -79,12 +79,9 @@ def test_tail_json_prints_values_exactly_and_filters_by_user(env: dict[str, str]
         for k, u in enumerate(["a", "b", "a"])
     ]
     topic = env["DRIFTREC_RECOMMENDATIONS_TOPIC"]
-    send(
-        env["DRIFTREC_BOOTSTRAP_SERVERS"],
-        topic,
-        [(json.loads(v)["user_id"].encode(), v) for v in values],
-    )
-    send(env["DRIFTREC_BOOTSTRAP_SERVERS"], topic, [(b"a", None)])  # a forgotten user's tombstone
+    kafka = {"bootstrap_servers": env["DRIFTREC_BOOTSTRAP_SERVERS"]}
+    send(kafka, topic, [(json.loads(v)["user_id"].encode(), v) for v in values])
+    send(kafka, topic, [(b"a", None)])  # a forgotten user's tombstone
     runner = CliRunner()
     out = runner.invoke(
         cli, ["tail", "--json", "--from-beginning", "--timeout", "3", "--user", "a"]

@@ -10,17 +10,8 @@ from typing import Any
 import pytest
 
 from streams.localstate import QUARANTINE
-from streams.topics import ensure_topics
-from tests.integration.reliability_support import (
-    Pipeline,
-    Worker,
-    event_bytes,
-    item_bytes,
-    make_events,
-    make_items,
-    send,
-    wait_for,
-)
+from tests.integration.pipeline_support import Pipeline, Worker, event_bytes, send, wait_for
+from tests.integration.reliability_support import make_events, make_items
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -58,12 +49,11 @@ def test_damaged_rocksdb_folders_are_rebuilt_from_the_changelog(
     items = make_items(20)
     events = make_events(USERS, PER_USER, items, seed=3)
     users = sorted({e.user_id for e in events})
-    ensure_topics(s)
-    send(pipe.kafka(), s.items_topic, map(item_bytes, items))
+    pipe.create(items)
     worker = pipe.worker()
     worker.start()
     try:
-        wait_for(lambda: worker.health().get("catalog_items") == len(items), 180, "catalog", worker)
+        worker.wait_catalog(len(items))
         send(pipe.kafka(), s.events_topic, map(event_bytes, events))
 
         def complete() -> bool:
@@ -81,7 +71,7 @@ def test_damaged_rocksdb_folders_are_rebuilt_from_the_changelog(
     try:
         wait_for(lambda: _profiles(worker, users) == before, 180, "profiles rebuilt", worker)
         # The rebuilt catalog serves retrieval and the stream goes on without re-applying.
-        wait_for(lambda: worker.health().get("catalog_items") == len(items), 60, "catalog", worker)
+        worker.wait_catalog(len(items), 60)
         more = make_events(USERS, 2, items, seed=4, prefix="more-")
         more = [replace(e, ts=e.ts + 10_000) for e in more]
         send(pipe.kafka(), s.events_topic, map(event_bytes, more))

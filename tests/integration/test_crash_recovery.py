@@ -10,36 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from streams.topics import ensure_topics
+from tests.integration.pipeline_support import Pipeline, event_bytes, read_all, wait_for
 from tests.integration.reliability_support import (
     Flow,
-    Pipeline,
-    Worker,
     assert_same_profile,
+    assert_worker_profiles,
     changelog_profiles,
-    event_bytes,
-    item_bytes,
     make_events,
     make_items,
-    placed_events,
-    read_all,
-    reference_run,
-    send,
-    wait_for,
+    uninterrupted_run,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 USERS, PER_USER, ITEMS, KILLS = 16, 40, 30, 3
-
-
-def _all_applied(worker: Worker, users: list[str], per_user: int) -> bool:
-    try:
-        return all(
-            (p := worker.profile(u)) is not None and p["events_applied"] >= per_user for u in users
-        )
-    except LookupError:
-        return False
 
 
 def test_kill9_mid_stream_three_times_gives_the_uninterrupted_profiles(
@@ -51,11 +35,10 @@ def test_kill9_mid_stream_three_times_gives_the_uninterrupted_profiles(
     s = pipe.settings
     items = make_items(ITEMS)
     events = make_events(USERS, PER_USER, items, seed=7)
-    ensure_topics(s)
-    send(pipe.kafka(), s.items_topic, map(item_bytes, items))
+    pipe.create(items)
     worker = pipe.worker()
     worker.start()
-    wait_for(lambda: worker.health().get("catalog_items") == ITEMS, 180, "catalog", worker)
+    worker.wait_catalog(ITEMS)
 
     # ~15 events/s: the flow lasts about 40 s, so the kills land while events arrive.
     flow = Flow(pipe.kafka(), s.events_topic, [event_bytes(e) for e in events], rate=15.0)
@@ -75,16 +58,12 @@ def test_kill9_mid_stream_three_times_gives_the_uninterrupted_profiles(
             worker.start()
         assert flow.finish() == len(events)
         users = sorted({e.user_id for e in events})
-        wait_for(lambda: _all_applied(worker, users, PER_USER), 240, "all events", worker)
+        wait_for(
+            lambda: worker.all_applied(users, PER_USER, at_least=True), 240, "all events", worker
+        )
 
-        placed = placed_events(pipe.kafka(), s.events_topic, {e.event_id for e in events})
-        assert len(placed) == len(events)
-        ref = reference_run(s, items, placed)
-        assert sorted(ref.profiles) == users
-        for user in users:  # the worker's view (its local RocksDB state)
-            got = worker.profile(user)
-            assert got is not None
-            assert_same_profile(got, ref.profiles[user])
+        ref = uninterrupted_run(pipe, items, events)
+        assert_worker_profiles(worker, ref)
     finally:
         worker.stop()
     # What another worker would recover: the changelog holds the same profiles.

@@ -11,35 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from streams.topics import ensure_topics
-from tests.integration.reliability_support import (
+from tests.integration.pipeline_support import (
     DRIFTREC,
     ROOT,
     Pipeline,
-    Worker,
-    changelog_profiles,
     event_bytes,
-    item_bytes,
-    local_profile_keys,
-    make_events,
-    make_items,
     read_all,
     send,
     wait_for,
+)
+from tests.integration.reliability_support import (
+    changelog_profiles,
+    local_profile_keys,
+    make_events,
+    make_items,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 USERS, PER_USER = 16, 4
-
-
-def _all_there(worker: Worker, users: list[str], count: int) -> bool:
-    try:
-        return all(
-            (p := worker.profile(u)) is not None and p["events_applied"] == count for u in users
-        )
-    except LookupError:
-        return False
 
 
 def test_forget_removes_the_profile_on_every_worker_and_after_a_restart(
@@ -50,14 +40,13 @@ def test_forget_removes_the_profile_on_every_worker_and_after_a_restart(
     items = make_items(16)
     events = make_events(USERS, PER_USER, items, seed=5)
     users = sorted({e.user_id for e in events})
-    ensure_topics(s)
-    send(pipe.kafka(), s.items_topic, map(item_bytes, items))
+    pipe.create(items)
     a, b = pipe.worker("a"), pipe.worker("b")
     a.start()
     try:
-        wait_for(lambda: a.health().get("catalog_items") == len(items), 180, "catalog", a)
+        a.wait_catalog(len(items))
         send(pipe.kafka(), s.events_topic, map(event_bytes, events))
-        wait_for(lambda: _all_there(a, users, PER_USER), 180, "events applied", a)
+        wait_for(lambda: a.all_applied(users, PER_USER), 180, "events applied", a)
         # b takes half of the partitions over: their users now sit in b's RocksDB (restored from
         # the changelog) and still in a's (the copy a kept when the partitions were revoked).
         b.start()
@@ -93,7 +82,7 @@ def test_forget_removes_the_profile_on_every_worker_and_after_a_restart(
         assert f"'{target}' forgotten" in proc.stdout
         for w in (a, b):  # each port answers for every user (routed to the owner)
             assert w.profile(target) is None
-            assert _all_there(w, others, PER_USER)
+            assert w.all_applied(others, PER_USER)
         # The owner's copy is gone at once; a's copy follows the changelog (Faust applies standby
         # records in batches, and always before a worker serves a partition or shuts down).
         assert target not in local_profile_keys(owner)
@@ -109,13 +98,13 @@ def test_forget_removes_the_profile_on_every_worker_and_after_a_restart(
 
     a.start()  # alone: it restores every partition from local state and the changelog
     try:
-        wait_for(lambda: _all_there(a, others, PER_USER), 180, "profiles after restart", a)
+        wait_for(lambda: a.all_applied(others, PER_USER), 180, "profiles after restart", a)
         assert a.profile(target) is None
         assert target not in local_profile_keys(a)
         # A later event of the user starts a new profile from nothing.
         late = replace(events[-1], event_id="after-forget", user_id=target, ts=events[-1].ts + 60)
         send(pipe.kafka(), s.events_topic, [event_bytes(late)])
-        wait_for(lambda: _all_there(a, [target], 1), 120, "a fresh profile", a)
+        wait_for(lambda: a.all_applied([target], 1), 120, "a fresh profile", a)
         assert f"forgot user '{target}' (had a profile)" in a.log() + b.log()
     finally:
         a.stop()

@@ -15,23 +15,21 @@ import pytest
 
 from encoders.records import MAX_CONTEXT_KEYS, MAX_ID_CHARS, MAX_TEXT_CHARS, RecordError
 from streams.codec import decode_event
-from streams.topics import ensure_topics
 from tests.fuzzcorpus import bad_messages
-from tests.integration.reliability_support import (
+from tests.integration.pipeline_support import (
     Pipeline,
     Worker,
-    assert_same_profile,
     event_bytes,
-    item_bytes,
     listening_addresses,
-    make_events,
-    make_items,
-    placed_events,
     producer,
     read_all,
-    reference_run,
-    send,
     wait_for,
+)
+from tests.integration.reliability_support import (
+    assert_worker_profiles,
+    make_events,
+    make_items,
+    uninterrupted_run,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -79,12 +77,11 @@ def test_ten_thousand_malformed_messages_go_to_the_dlq_and_change_nothing(
     bad += [(kind, key, value) for kind, key, value, _ in _limit_probes(s.max_message_bytes)]
     assert len({k for k, _, _ in bad}) == 12 + 6  # every corpus kind and every limit
 
-    ensure_topics(s)
-    send(pipe.kafka(), s.items_topic, map(item_bytes, items))
+    pipe.create(items)
     worker: Worker = pipe.worker()
     worker.start()
     try:
-        wait_for(lambda: worker.health().get("catalog_items") == len(items), 180, "catalog", worker)
+        worker.wait_catalog(len(items))
         # HTTP binds the loopback interface only (no DRIFTREC_WEB_HOST given).
         assert listening_addresses(worker.port) == {"127.0.0.1"}
 
@@ -114,12 +111,7 @@ def test_ten_thousand_malformed_messages_go_to_the_dlq_and_change_nothing(
             worker,
         )
         dlq = [json.loads(m.value) for m in read_all(pipe.kafka(), dlq_topic)]
-        placed = placed_events(pipe.kafka(), s.events_topic, {e.event_id for e in good})
-        ref = reference_run(s, items, placed)
-        for user, want in ref.profiles.items():
-            got = worker.profile(user)
-            assert got is not None
-            assert_same_profile(got, want)
+        assert_worker_profiles(worker, uninterrupted_run(pipe, items, good))
         assert worker.alive() and worker.starts == 1
         log = worker.log()
     finally:

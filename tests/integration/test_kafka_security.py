@@ -14,8 +14,8 @@ from aiokafka.errors import KafkaConnectionError
 from kafka import KafkaConsumer, KafkaProducer
 
 from streams.kafkatls import SCRAM_MECHANISM, SecureListeners, make_certificates
-from streams.localkafka import LocalBroker, free_port
 from streams.settings import Settings
+from tests.integration.pipeline_support import own_broker, secure_listeners
 
 pytestmark = pytest.mark.integration
 
@@ -25,24 +25,9 @@ USER, PASSWORD = "alice", "alice-secret"
 @pytest.fixture(scope="module")
 def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureListeners]:
     root = tmp_path_factory.mktemp("tls")
-    secure = SecureListeners(
-        certs=make_certificates(root / "certs"),
-        ssl_port=free_port(),
-        sasl_port=free_port(),
-        scram_users={USER: PASSWORD},
-    )
-    broker = LocalBroker(
-        Settings().kafka_dir,
-        port=free_port(),
-        controller_port=free_port(),
-        runtime_dir=root / "broker",
-        secure=secure,
-    )
-    broker.start(timeout_s=90)
-    try:
+    secure = secure_listeners(root / "certs", {USER: PASSWORD})
+    with own_broker(root / "broker", secure, timeout_s=90):
         yield secure
-    finally:
-        broker.stop()
 
 
 def _roundtrip(settings: Settings, topic: str) -> list[bytes]:

@@ -9,25 +9,78 @@ the worker had already applied: the profiles must recognise all of it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import shutil
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from encoders.datafolder import DataFolder, read_folder
 from encoders.records import BehaviourEvent
 from streams.metrics import Metrics
+from streams.settings import Settings
 from tests.integration.pipeline_support import (
-    TinyWorld,
+    Pipeline,
     Worker,
+    event_bytes,
     read_all,
     send,
-    send_events,
-    tiny_world,
     wait_for,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_750_000_000.0
+
+# A small synthetic world: 4 topics, 120 items. Trained 30 epochs (~30 s on 2 cores) once and
+# cached under <home>/test-models keyed by these settings; topics separate well (interest cos
+# between two topics ~0.35), which a synthetic interest switch needs.
+SYNTH = {"users": 80, "items": 120, "topics": 4, "min_events": 20, "max_events": 40,
+         "noise_rate": 0.05, "search_rate": 0.0, "bot_fraction": 0.0, "image_dim": 0}  # fmt: skip
+EPOCHS = 30
+
+
+@dataclass(frozen=True)
+class TinyWorld:
+    model_dir: Path
+    data: DataFolder
+    item_topics: dict[str, str]
+
+    def items_of(self, topic: str) -> list[str]:
+        return sorted(i for i, t in self.item_topics.items() if t == topic)
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(set(self.item_topics.values()))
+
+
+def tiny_world() -> TinyWorld:
+    """Train (or reuse) the small model; the worker loads it through the real checkpoint path."""
+    from encoders.data.synth import SynthSpec, generate
+    from encoders.training import TrainConfig, train_model
+
+    key = hashlib.sha256(json.dumps([SYNTH, EPOCHS, 1]).encode()).hexdigest()[:12]
+    base = Settings().home / "test-models" / f"tiny-{key}"
+    if not (base / "ok").exists():
+        tmp = base.with_name(f"{base.name}.{uuid.uuid4().hex[:6]}")
+        generate(SynthSpec(**SYNTH), seed=1).write(tmp / "data")  # type: ignore[arg-type]
+        trained = train_model(
+            read_folder(tmp / "data"),
+            "driftrec",
+            seed=0,
+            train_config=TrainConfig(epochs=EPOCHS, patience=EPOCHS, device="cpu", progress=False),
+            cache_dir=tmp / "cache",
+        )
+        trained.save(tmp / "model")
+        (tmp / "ok").touch()
+        if base.exists():
+            shutil.rmtree(base)
+        tmp.rename(base)
+    truth = json.loads((base / "data" / "truth.json").read_text())
+    return TinyWorld(base / "model", read_folder(base / "data"), truth["item_topics"])
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +92,20 @@ def world() -> TinyWorld:
 def worker(
     kafka_bootstrap: str, world: TinyWorld, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    w = Worker(
+    pipe = Pipeline(
         kafka_bootstrap,
-        world.model_dir,
         tmp_path_factory.mktemp("worker"),
+        model_dir=world.model_dir,
+        partitions=2,
+        session_timeout_s=None,
         extra_env={"DRIFTREC_COMMIT_INTERVAL_S": "3600", "DRIFTREC_REFRESH_EVENTS": "1000"},
     )
-    items = [(i.item_id.encode(), json.dumps(i.to_json()).encode()) for i in world.data.items]
-    from streams.topics import ensure_topics
-
-    ensure_topics(w.settings)
-    send(kafka_bootstrap, w.settings.items_topic, items)
+    pipe.create(world.data.items)
+    w = pipe.worker()
     try:
         w.start()
-        wait_for(lambda: w.get("/health")[1].get("catalog_items") == len(items), 60, "catalog", w)
+        w.wait_ready()
+        w.wait_catalog(len(world.data.items), 60)
         yield w
     finally:
         w.stop()
@@ -65,13 +118,13 @@ def events_for(user: str, items: list[str], start: int = 0) -> list[BehaviourEve
     ]
 
 
-def applied(worker: Worker, user: str) -> int:
-    status, body = worker.get(f"/users/{user}/profile")
-    return int(body["events_applied"]) if status == 200 else 0
+def send_events(worker: Worker, events: list[BehaviourEvent]) -> None:
+    send(worker.pipeline.kafka(), worker.pipeline.settings.events_topic, map(event_bytes, events))
 
 
 def lists_of(worker: Worker, min_count: int = 0) -> list[dict[str, object]]:
-    records = read_all(worker.bootstrap, worker.settings.recommendations_topic, min_count=min_count)
+    s = worker.pipeline.settings
+    records = read_all(worker.pipeline.kafka(), s.recommendations_topic, min_count=min_count)
     return [json.loads(r.value) for r in records if r.value is not None]
 
 
@@ -86,10 +139,10 @@ def test_every_active_user_gets_a_list_without_consumed_items(
     for user, topic in users.items():
         events += events_for(user, world.items_of(topic)[:8])
     events.sort(key=lambda e: e.ts)
-    send_events(worker.bootstrap, worker.settings.events_topic, events)
+    send_events(worker, events)
     for e in events:
         SENT.setdefault(e.user_id, []).append(e)
-    wait_for(lambda: all(applied(worker, u) == 8 for u in users), 90, "8 events per user", worker)
+    wait_for(lambda: worker.all_applied(users, 8), 90, "8 events per user", worker)
 
     lists = lists_of(worker, min_count=len(users))
     got = {str(rec["user_id"]) for rec in lists}
@@ -128,10 +181,10 @@ def test_interest_switch_yields_a_list_and_noise_mostly_does_not(
         seq += [b_items[(n + 1 + k) % len(b_items)] for k in range(8)]  # the real switch
         events += events_for(user, seq)
     events.sort(key=lambda e: e.ts)
-    send_events(worker.bootstrap, worker.settings.events_topic, events)
+    send_events(worker, events)
     for e in events:
         SENT.setdefault(e.user_id, []).append(e)
-    wait_for(lambda: all(applied(worker, u) == 27 for u in users), 90, "27 events each", worker)
+    wait_for(lambda: worker.all_applied(users, 27), 90, "27 events each", worker)
 
     drift_at: dict[str, list[int]] = {u: [] for u in users}
     for rec in lists_of(worker):
@@ -164,24 +217,24 @@ BAD: list[tuple[bytes, bytes, str]] = [
 def test_bad_messages_land_in_the_dlq_while_good_ones_flow(
     worker: Worker, world: TinyWorld
 ) -> None:
+    s = worker.pipeline.settings
     good = events_for("g00", world.items_of(world.topics[2])[:3])
     messages: list[tuple[bytes | None, bytes | None]] = []
     for k, (key, value, _) in enumerate(BAD):
         messages.append((key, value))
         if k < len(good):
-            e = good[k]
-            messages.append((e.user_id.encode(), json.dumps(e.to_json()).encode()))
-    send(worker.bootstrap, worker.settings.events_topic, messages)
+            messages.append(event_bytes(good[k]))
+    send(worker.pipeline.kafka(), s.events_topic, messages)
     SENT["g00"] = good
-    wait_for(lambda: applied(worker, "g00") == 3, 60, "good events applied", worker)
+    wait_for(lambda: worker.events_applied("g00") == 3, 60, "good events applied", worker)
 
-    dlq = worker.settings.dlq_topic(worker.settings.events_topic)
-    records = [json.loads(r.value) for r in read_all(worker.bootstrap, dlq, min_count=len(BAD))]
+    dlq = read_all(worker.pipeline.kafka(), s.dlq_topic(s.events_topic), min_count=len(BAD))
+    records = [json.loads(r.value) for r in dlq]
     assert sorted(r["reason"] for r in records) == sorted(reason for _, _, reason in BAD)
     by_reason = {r["reason"]: r for r in records}
     assert base64.b64decode(by_reason["not_utf8"]["value_b64"]) == BAD[0][1]
     for r in records:
-        assert r["topic"] == worker.settings.events_topic and r["offset"] >= 0
+        assert r["topic"] == s.events_topic and r["offset"] >= 0
         assert r["error"]
     assert worker.metric("driftrec_dead_letters_total") == len(BAD)
 
@@ -209,11 +262,12 @@ def test_metrics_after_traffic(worker: Worker) -> None:
 
 
 def test_kill9_restart_continues_without_reapplying(worker: Worker, world: TinyWorld) -> None:
-    before = {u: applied(worker, u) for u in SENT}
+    before = {u: worker.events_applied(u) for u in SENT}
     assert before == {u: len(e) for u, e in SENT.items()}
     lists_before = len(lists_of(worker))
     worker.kill()
     worker.start()
+    worker.wait_ready()
     # Nothing was committed (commit interval 3600 s): every event comes back and is skipped.
     total = sum(before.values())
     wait_for(
@@ -224,9 +278,9 @@ def test_kill9_restart_continues_without_reapplying(worker: Worker, world: TinyW
     )
     assert worker.metric("driftrec_events_applied_total") == 0
     more = events_for("a00", world.items_of(world.topics[0])[8:10], start=8)
-    send_events(worker.bootstrap, worker.settings.events_topic, more)
-    wait_for(lambda: applied(worker, "a00") == 10, 60, "new events after restart", worker)
-    after = {u: applied(worker, u) for u in SENT}
+    send_events(worker, more)
+    wait_for(lambda: worker.events_applied("a00") == 10, 60, "new events after restart", worker)
+    after = {u: worker.events_applied(u) for u in SENT}
     assert after == {**before, "a00": 10}
     # Redelivered events were skipped before any policy decision: no list was published twice.
     lists = lists_of(worker)

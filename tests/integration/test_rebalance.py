@@ -9,22 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from streams.topics import ensure_topics
+from tests.integration.pipeline_support import Pipeline, Worker, event_bytes, read_all, wait_for
 from tests.integration.reliability_support import (
     Flow,
-    Pipeline,
-    Worker,
     assert_same_profile,
+    assert_worker_profiles,
     changelog_profiles,
-    event_bytes,
-    item_bytes,
     make_events,
     make_items,
-    placed_events,
-    read_all,
-    reference_run,
-    send,
-    wait_for,
+    uninterrupted_run,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -34,15 +27,6 @@ USERS, PER_USER = 16, 40
 
 def _assigned(worker: Worker) -> set[int]:
     return set(worker.health().get("assigned_partitions") or ())
-
-
-def _complete(worker: Worker, users: list[str]) -> bool:
-    try:
-        return all(
-            (p := worker.profile(u)) is not None and p["events_applied"] >= PER_USER for u in users
-        )
-    except LookupError:
-        return False
 
 
 def test_a_worker_joins_and_leaves_mid_stream(
@@ -56,13 +40,12 @@ def test_a_worker_joins_and_leaves_mid_stream(
     items = make_items(24)
     events = make_events(USERS, PER_USER, items, seed=21)
     users = sorted({e.user_id for e in events})
-    ensure_topics(s)
-    send(pipe.kafka(), s.items_topic, map(item_bytes, items))
+    pipe.create(items)
     a, b = pipe.worker("a"), pipe.worker("b")
     a.start()
     flow = Flow(pipe.kafka(), s.events_topic, [event_bytes(e) for e in events], rate=12.0)
     try:
-        wait_for(lambda: a.health().get("catalog_items") == len(items), 180, "catalog", a)
+        a.wait_catalog(len(items))
         flow.start()
         wait_for(lambda: a.metric("driftrec_events_applied_total") > 0, 120, "a applies", a)
         b.start()
@@ -77,14 +60,12 @@ def test_a_worker_joins_and_leaves_mid_stream(
         left_at = flow.sent
         wait_for(lambda: _assigned(a) == set(range(4)), 180, "a takes everything back", a)
         assert flow.finish() == len(events)
-        wait_for(lambda: _complete(a, users), 240, "all events applied", a)
+        wait_for(
+            lambda: a.all_applied(users, PER_USER, at_least=True), 240, "all events applied", a
+        )
 
-        placed = placed_events(pipe.kafka(), s.events_topic, {e.event_id for e in events})
-        ref = reference_run(s, items, placed)
-        for user in users:
-            got = a.profile(user)
-            assert got is not None
-            assert_same_profile(got, ref.profiles[user])
+        ref = uninterrupted_run(pipe, items, events)
+        assert_worker_profiles(a, ref)
         a_skipped = a.metric("driftrec_events_skipped_duplicate_total")
     finally:
         b.stop()

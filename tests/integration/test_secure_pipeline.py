@@ -12,18 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafkatls import SCRAM_MECHANISM, SecureListeners, make_certificates
-from streams.localkafka import LocalBroker, free_port
-from streams.settings import Settings
-from tests.integration.reliability_support import (
+from streams.kafkatls import SCRAM_MECHANISM, SecureListeners
+from tests.integration.pipeline_support import (
     DRIFTREC,
     ROOT,
     Pipeline,
-    Worker,
-    make_events,
-    make_items,
+    own_broker,
+    secure_listeners,
     wait_for,
 )
+from tests.integration.reliability_support import make_events, make_items
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -34,24 +32,9 @@ USERS, PER_USER = 6, 5
 @pytest.fixture(scope="module")
 def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureListeners]:
     root = tmp_path_factory.mktemp("tls-pipeline")
-    secure = SecureListeners(
-        certs=make_certificates(root / "certs"),
-        ssl_port=free_port(),
-        sasl_port=free_port(),
-        scram_users={USER: PASSWORD},
-    )
-    broker = LocalBroker(
-        Settings().kafka_dir,
-        port=free_port(),
-        controller_port=free_port(),
-        runtime_dir=root / "broker",
-        secure=secure,
-    )
-    broker.start(timeout_s=120)
-    try:
+    secure = secure_listeners(root / "certs", {USER: PASSWORD})
+    with own_broker(root / "broker", secure):
         yield secure
-    finally:
-        broker.stop()
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
@@ -66,15 +49,6 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     )
     assert proc.returncode == 0, f"driftrec {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
-
-
-def _complete(worker: Worker, users: list[str]) -> bool:
-    try:
-        return all(
-            (p := worker.profile(u)) is not None and p["events_applied"] == PER_USER for u in users
-        )
-    except LookupError:
-        return False
 
 
 def test_the_pipeline_runs_over_tls_and_sasl_scram(
@@ -106,9 +80,11 @@ def test_the_pipeline_runs_over_tls_and_sasl_scram(
     worker = pipe.worker()
     worker.start()
     try:
-        wait_for(lambda: worker.health().get("catalog_items") == len(items), 180, "catalog", worker)
+        worker.wait_catalog(len(items))
         assert f"{len(events)} events sent" in _cli(ssl_env, "produce", str(data))
-        wait_for(lambda: _complete(worker, users), 180, "events applied over SASL_SSL", worker)
+        wait_for(
+            lambda: worker.all_applied(users, PER_USER), 180, "events applied over SASL_SSL", worker
+        )
         out = _cli(pipe.env, "tail", "--json", "--from-beginning", "--timeout", "5")
         lists = [json.loads(line) for line in out.splitlines() if line.strip()]
         assert {rec["user_id"] for rec in lists} == set(users)
