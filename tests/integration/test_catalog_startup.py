@@ -14,15 +14,8 @@ import pytest
 from faust.types import TP
 
 from streams.holes import BrokerRange
-from streams.topics import ensure_topics
-from tests.integration.reliability_support import (
-    Pipeline,
-    item_bytes,
-    make_items,
-    read_all,
-    send,
-    wait_for,
-)
+from tests.integration.pipeline_support import Pipeline, item_bytes, read_all, send
+from tests.integration.reliability_support import make_items
 
 pytestmark = [pytest.mark.integration]
 
@@ -37,19 +30,18 @@ def test_two_workers_started_together_index_the_whole_catalog(
     pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder)
     s = pipe.settings
     items = make_items(ITEMS)
-    ensure_topics(s)
-    send(pipe.kafka(), s.items_topic, map(item_bytes, items))
+    pipe.create(items)
     workers = [pipe.worker("a"), pipe.worker("b")]
     for w in workers:
         w.start()
     try:
         for w in workers:
-            wait_for(lambda w=w: w.health().get("catalog_items") == ITEMS, 150, "catalog", w)
+            w.wait_catalog(ITEMS, 150)
         changelog = read_all(pipe.kafka(), f"{s.app_id}-catalog-changelog")
         assert {m.key for m in changelog} == {i.item_id.encode() for i in items}
         send(pipe.kafka(), s.items_topic, [(b"i7", None)])
         for w in workers:
-            wait_for(lambda w=w: w.health().get("catalog_items") == ITEMS - 1, 60, "delete", w)
+            w.wait_catalog(ITEMS - 1, 60)
     finally:
         for w in workers:
             w.stop()
@@ -60,9 +52,9 @@ def test_broker_range_reads_the_offsets_asked_for(
 ) -> None:
     pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder)
     s = pipe.settings
-    ensure_topics(s)
-    sent = [item_bytes(i) for i in make_items(6)]
-    send(pipe.kafka(), s.items_topic, sent)
+    items = make_items(6)
+    pipe.create(items)
+    sent = [item_bytes(i) for i in items]
     read = BrokerRange(pipe.kafka())
     try:
         got = asyncio.run(read(TP(s.items_topic, 0), 2, 5))
