@@ -31,11 +31,11 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.errors import StreamsError
+from streams.ordering import StartOffset, partition_start
 
 log = logging.getLogger(__name__)
 Record = tuple[int, bytes | None, bytes | None]  # offset, key, value
 ReadRange = Callable[[Any, int, int], Awaitable[list[Record]]]  # (tp, start, end) -> records
-StartOffset = Callable[[Any], Awaitable[int]]  # topic-partition -> its committed offset
 
 
 @dataclass
@@ -54,7 +54,7 @@ class HoleFiller:
         if gen != self._gen:
             self._gen, self._expected = gen, {}
         if tp not in self._expected:
-            self._expected[tp] = await self._start(tp, offset)
+            self._expected[tp] = await partition_start(self.start_offset, tp, offset)
         expected = self._expected[tp]
         if offset < expected:
             return []  # a redelivery
@@ -84,19 +84,6 @@ class HoleFiller:
                 len(missing),
             )
         return missing
-
-    async def _start(self, tp: Any, first_seen: int) -> int:
-        try:
-            return await self.start_offset(tp)
-        except Exception as exc:  # broker unreachable: fall back, loudly
-            log.warning(
-                "committed offset of %s[%d] unknown (%s); starting from the first offset seen, %d",
-                tp.topic,
-                tp.partition,
-                exc,
-                first_seen,
-            )
-            return first_seen
 
 
 class BrokerRange:

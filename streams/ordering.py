@@ -58,7 +58,7 @@ class InOrderGate:
         for ev in events:
             tp = ev.message.tp
             if tp not in self._expected:
-                self._expected[tp] = await self._start(tp, ev.message.offset)
+                self._expected[tp] = await partition_start(self.start_offset, tp, ev.message.offset)
         passed: list[Any] = []
         held: dict[Any, list[int]] = {}
         for ev in events:
@@ -77,21 +77,6 @@ class InOrderGate:
         for tp, offsets in held.items():
             await self._seek_back(tp, offsets)
         return passed
-
-    async def _start(self, tp: Any, first_seen: int) -> int:
-        """Where this generation's stream of ``tp`` starts: its committed offset."""
-        try:
-            committed = await self.start_offset(tp)
-        except Exception as exc:  # broker unreachable: fall back, loudly
-            log.warning(
-                "committed offset of %s[%d] unknown (%s); starting from the first offset seen, %d",
-                tp.topic,
-                tp.partition,
-                exc,
-                first_seen,
-            )
-            return first_seen
-        return committed
 
     async def _seek_back(self, tp: Any, offsets: list[int]) -> None:
         expected = self._expected[tp]
@@ -115,6 +100,22 @@ class InOrderGate:
             await self.seek(tp, expected)
         except Exception as exc:  # the partition may have been revoked meanwhile
             log.warning("seek of %s[%d] to %d failed: %s", tp.topic, tp.partition, expected, exc)
+
+
+async def partition_start(start_offset: StartOffset, tp: Any, first_seen: int) -> int:
+    """Where a new generation's stream of ``tp`` starts: its committed offset, or, when the broker
+    cannot be asked, the first offset seen (with a warning)."""
+    try:
+        return await start_offset(tp)
+    except Exception as exc:  # broker unreachable: fall back, loudly
+        log.warning(
+            "committed offset of %s[%d] unknown (%s); starting from the first offset seen, %d",
+            tp.topic,
+            tp.partition,
+            exc,
+            first_seen,
+        )
+        return first_seen
 
 
 def held_counter(registry: Any) -> Callable[[int], None]:
