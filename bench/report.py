@@ -211,8 +211,8 @@ def _figure_rows(report: dict[str, Any]) -> list[list[str]]:
     for users, w in (report.get("worker_storage") or {}).items():
         rows.append(
             [
-                f"driftrec worker at {users} users: RSS (MiB) / RocksDB bytes per profile",
-                f"{fmt(w['worker_rss_bytes'] / 2**20)} / {fmt(w['bytes_per_profile_dir'])}",
+                f"driftrec worker at {users} users: RSS / RocksDB folder as is (MiB)",
+                f"{fmt(w['worker_rss_bytes'] / 2**20)} / {fmt(w['rocksdb_dir_bytes'] / 2**20)}",
             ]
         )
     for n, b in (report.get("catalog_memory_bytes") or {}).items():
