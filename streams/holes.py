@@ -25,13 +25,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.errors import StreamsError
-from streams.ordering import StartOffset, partition_start
+from streams.ordering import NextOffsets, StartOffset
 
 log = logging.getLogger(__name__)
 Record = tuple[int, bytes | None, bytes | None]  # offset, key, value
@@ -45,21 +45,18 @@ class HoleFiller:
     read_range: ReadRange
     generation: Callable[[], int]
     start_offset: StartOffset
-    _expected: dict[Any, int] = field(default_factory=dict)
-    _gen: int | None = None
+
+    def __post_init__(self) -> None:
+        self._next = NextOffsets(self.generation, self.start_offset)
 
     async def before(self, tp: Any, offset: int) -> list[Record]:
         """The records of ``tp`` below ``offset`` that were never delivered, in offset order."""
-        gen = self.generation()
-        if gen != self._gen:
-            self._gen, self._expected = gen, {}
-        if tp not in self._expected:
-            self._expected[tp] = await partition_start(self.start_offset, tp, offset)
-        expected = self._expected[tp]
+        self._next.new_generation()
+        expected = await self._next.get(tp, offset)
         if offset < expected:
             return []  # a redelivery
         if offset == expected:
-            self._expected[tp] = offset + 1
+            self._next.passed(tp, offset)
             return []
         try:
             missing = await self.read_range(tp, expected, offset)
@@ -73,7 +70,7 @@ class HoleFiller:
                 exc,
             )
             return []
-        self._expected[tp] = offset + 1
+        self._next.passed(tp, offset)
         if missing:
             log.warning(
                 "%s[%d]: expected offset %d, got %d: read the %d records between from the broker",

@@ -38,6 +38,34 @@ StartOffset = Callable[[Any], Awaitable[int]]  # topic-partition -> its committe
 
 
 @dataclass
+class NextOffsets:
+    """Per partition, the next offset expected in the current consumer generation; a partition
+    first seen in a generation starts at :func:`partition_start`."""
+
+    generation: Callable[[], int]
+    start_offset: StartOffset
+    _next: dict[Any, int] = field(default_factory=dict)
+    _gen: int | None = None
+
+    def new_generation(self) -> bool:
+        """Forget every partition when the generation changed (a rebalance); True then."""
+        gen = self.generation()
+        if gen == self._gen:
+            return False
+        self._gen, self._next = gen, {}
+        return True
+
+    async def get(self, tp: Any, first_seen: int) -> int:
+        if tp not in self._next:
+            self._next[tp] = await partition_start(self.start_offset, tp, first_seen)
+        return self._next[tp]
+
+    def passed(self, tp: Any, offset: int) -> None:
+        """``offset`` of ``tp`` went through: the next one is expected."""
+        self._next[tp] = offset + 1
+
+
+@dataclass
 class InOrderGate:
     """Filters each micro-batch; see the module docstring."""
 
@@ -47,24 +75,20 @@ class InOrderGate:
     on_gap: Callable[[int], None] = lambda held: None
     reseek_after_s: float = 1.0
     clock: Callable[[], float] = time.monotonic
-    _expected: dict[Any, int] = field(default_factory=dict)
-    _gen: int | None = None
     _sought: dict[Any, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._next = NextOffsets(self.generation, self.start_offset)
+
     async def __call__(self, events: Sequence[Any]) -> list[Any]:
-        gen = self.generation()
-        if gen != self._gen:
-            self._gen, self._expected, self._sought = gen, {}, {}
-        for ev in events:
-            tp = ev.message.tp
-            if tp not in self._expected:
-                self._expected[tp] = await partition_start(self.start_offset, tp, ev.message.offset)
+        if self._next.new_generation():
+            self._sought = {}
         passed: list[Any] = []
         held: dict[Any, list[int]] = {}
         for ev in events:
             msg = ev.message
             tp, offset = msg.tp, msg.offset
-            expected = self._expected[tp]
+            expected = await self._next.get(tp, offset)
             if tp in held or offset > expected:
                 held.setdefault(tp, []).append(offset)
                 # Not processed, so never safe to commit: streams.faustfix's ack skips
@@ -72,14 +96,14 @@ class InOrderGate:
                 msg.tracked = False
                 continue
             if offset >= expected:
-                self._expected[tp] = offset + 1
+                self._next.passed(tp, offset)
             passed.append(ev)
         for tp, offsets in held.items():
             await self._seek_back(tp, offsets)
         return passed
 
     async def _seek_back(self, tp: Any, offsets: list[int]) -> None:
-        expected = self._expected[tp]
+        expected = await self._next.get(tp, min(offsets))
         self.on_gap(len(offsets))
         now = self.clock()
         if now - self._sought.get(tp, float("-inf")) < self.reseek_after_s:
