@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -59,7 +60,11 @@ class Runtime:
         self._loading: asyncio.Future[Engine] | None = None
         self._pending: dict[str, ItemRecord | None] = {}
         self._pending_lock = threading.Lock()
-        self._cache_seen: dict[int, tuple[int, int]] = {}  # id(model) -> counters moved
+        # model -> its counters already moved; weak, so a retired model's entry goes with it and
+        # a new model can never inherit one through a reused id().
+        self._cache_seen: weakref.WeakKeyDictionary[Any, tuple[int, int]] = (
+            weakref.WeakKeyDictionary()
+        )
         # Label sets known in advance start at 0, so rates and alerts see them from the start.
         for trigger in ("cold_start", "drift", "refresh"):
             metrics.lists_published.labels(trigger=trigger)
@@ -133,11 +138,11 @@ class Runtime:
 
     def _count_cache(self, model: Any) -> None:
         """Move the model's text-cache hit and miss counters onto the Prometheus counters."""
-        seen_hits, seen_misses = self._cache_seen.get(id(model), (0, 0))
+        seen_hits, seen_misses = self._cache_seen.get(model, (0, 0))
         hits, misses = int(model.text_cache_hits), int(model.text_cache_misses)
         self.metrics.encoder_cache_hits.inc(max(0, hits - seen_hits))
         self.metrics.encoder_cache_misses.inc(max(0, misses - seen_misses))
-        self._cache_seen[id(model)] = (hits, misses)
+        self._cache_seen[model] = (hits, misses)
 
     def _sync_catalog(self) -> None:
         engine = self._engine
