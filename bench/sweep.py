@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--max-len", type=int, default=None)
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
@@ -91,9 +93,12 @@ def main() -> None:
     for name in args.variants.split(","):
         mk, tk = VARIANTS[name]
         for seed in (int(s) for s in args.seeds.split(",")):
-            tc = replace(
-                TrainConfig(epochs=args.epochs, patience=args.patience, progress=False), **tk
-            )
+            base = TrainConfig(epochs=args.epochs, patience=args.patience, progress=False)
+            if args.batch_size:
+                base = replace(base, batch_size=args.batch_size)
+            if args.max_len:
+                base = replace(base, max_len=args.max_len)
+            tc = replace(base, **tk)
             t0 = time.perf_counter()
             trained = train_model(
                 data,
@@ -108,7 +113,11 @@ def main() -> None:
                 "variant": name,
                 "seed": seed,
                 "model": mk,
-                "train": {k: v for k, v in asdict(tc).items() if k in tk},
+                "train": {
+                    k: v
+                    for k, v in asdict(tc).items()
+                    if k in tk or k in ("batch_size", "max_len", "temperature")
+                },
                 "best_epoch": trained.metrics.get("best_epoch"),
                 "epochs_run": len(trained.history),
                 "train_s": round(time.perf_counter() - t0, 1),
