@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from encoders.config import ModelConfig
-from encoders.datafolder import DataFolder, read_folder
-from encoders.scoring import evaluate_split
-from encoders.split import leave_last_out
+from encoders.data.folder import DataFolder, read_folder
+from encoders.data.split import leave_last_out
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder
-from encoders.training import TrainConfig, train_model
+from encoders.training.loop import TrainConfig, train_model
+from encoders.training.scoring import evaluate_split
 
 #: name -> (ModelConfig overrides, TrainConfig overrides). "base" = the defaults before issue 13.
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -52,6 +52,13 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"temperature": 0.05},
     ),
     "d128": ({"dim": 128}, {}),
+    # Step-rich training: 4x smaller batches of 50-event windows (many more updates per epoch).
+    "b16": ({}, {"batch_size": 16, "max_len": 50}),
+    "b16-t05": ({}, {"batch_size": 16, "max_len": 50, "temperature": 0.05}),
+    "b16-t05-att-mix-rep": (
+        {"attention_window": 10, "learn_mix": True, "repeat_window": 20},
+        {"batch_size": 16, "max_len": 50, "temperature": 0.05},
+    ),
 }
 
 

@@ -22,11 +22,11 @@ from typing import Any, Final, NamedTuple, Self
 
 import numpy as np
 
-from encoders.records import ACTIONS
 from profiles.consumed import ConsumedFilter
 from profiles.errors import ProfileError
 from profiles.packing import Reader, Writer
 from profiles.policy import DriftState, PolicyConfig
+from streams.messages.records import ACTIONS
 
 MAGIC: Final = b"DRP\x02"
 MAGIC_V1: Final = b"DRP\x01"

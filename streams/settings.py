@@ -145,7 +145,7 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Refresh a list after this much event time."
     )
 
-    # --- Learning loop: registry, trainer, hot swap, A/B (streams.registry, streams.loop) ---
+    # --- Learning loop: registry, trainer, hot swap, A/B (streams.registry, streams.trainer) ---
     registry_topic: str = Field(
         default="model-registry",
         description="Compacted topic of model records (key version) and the @champion pointer.",

@@ -12,9 +12,10 @@ import torch
 from encoders.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from encoders.config import ModelConfig
 from encoders.model import DriftRecModel, EventTensors
-from encoders.records import ACTIONS, ItemRecord
-from encoders.serving import ServingModel, StepEvent
+from encoders.serving import ServingModel
 from encoders.textenc import TextEncoder
+from profiles.contracts import StepEvent
+from streams.messages.records import ACTIONS, ItemRecord
 from tests.unit.tinylm import build_tiny_model
 
 ITEMS = [
@@ -169,11 +170,11 @@ def test_read_only_inputs_are_accepted(saved: tuple[Path, DriftRecModel]) -> Non
 def test_engine_window_read_out_matches_the_sequence_forward(bert_dir: Path) -> None:
     """The worker's attention window (the profile's recent events + the event being applied)
     gives the trainer's sliding-window user vector, and the repeat bonus reaches the query."""
-    from encoders.batching import Catalog, collate, gaps_seconds
-    from encoders.records import BehaviourEvent
+    from encoders.training.batching import Catalog, collate, gaps_seconds
     from profiles.engine import Engine, Incoming
     from profiles.policy import PolicyConfig
     from profiles.retrieval import ItemIndex
+    from streams.messages.records import BehaviourEvent
 
     config = ModelConfig(
         text_dim=32, dim=16, modalities=(("image", 4),), attributes=("price",),
