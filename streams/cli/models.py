@@ -11,11 +11,11 @@ from typing import Any
 import click
 
 from encoders.checkpoint import CheckpointError, load_checkpoint
-from encoders.registry import ModelEntry, RegistryError, RegistryState
 from streams.cli.options import bootstrap_option, make_settings, timeout_option
 from streams.cli.reach import KafkaUnreachable, require_kafka
 from streams.errors import StreamsError
-from streams.registry import Registry
+from streams.registry.state import ModelEntry, RegistryError, RegistryState
+from streams.registry.transport import Registry
 
 
 def _registry(bootstrap_servers: str, kafka_timeout_s: float, *, reachable: bool) -> Registry:
