@@ -97,7 +97,8 @@ def default_encoder(ctx: EvalContext) -> TextEncodeFn:
 def _driftrec(ctx: EvalContext) -> StreamModel:
     from encoders.evaluation.driftrec_model import DriftRecStream
 
-    return DriftRecStream(serving_model(ctx), ctx.catalog)
+    # The repeat bonus only matters where history items stay in the ranking.
+    return DriftRecStream(serving_model(ctx), ctx.catalog, repeat=not ctx.options.mask_history)
 
 
 def _sequential(kind: str) -> ModelFactory:
