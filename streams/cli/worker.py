@@ -9,6 +9,7 @@ import click
 
 from streams.cli.options import bootstrap_option, kafka_settings, setting_default, timeout_option
 from streams.errors import StreamsError
+from streams.faustcompat.version import check_faust_version
 from streams.topics import ensure_topics
 
 
@@ -70,6 +71,7 @@ def worker(
         if value is not None:
             os.environ[name] = str(value)
     try:
+        check_faust_version()
         ensure_topics(kafka_settings(kafka_timeout_s=kafka_timeout_s))
     except StreamsError as exc:
         raise click.ClickException(str(exc)) from exc
