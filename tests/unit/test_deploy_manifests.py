@@ -53,7 +53,7 @@ def test_every_manifest_validates_strictly(version: str) -> None:
         "PodDisruptionBudget",
         "Secret",
     }
-    for name, doc in manifests:
+    for _name, doc in manifests:
         kubernetes_validate.validate(doc, version, strict=True)  # raises with the reason
 
 
@@ -125,7 +125,8 @@ def test_probes_scraping_and_headless_service_meet_the_worker() -> None:
     assert service["spec"]["selector"].items() <= labels.items()
     assert container["resources"]["requests"].keys() >= {"cpu", "memory"}
     monitor = _docs("servicemonitor.yaml")[0]
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    service_labels = service["metadata"]["labels"].items()
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service_labels
     assert monitor["spec"]["endpoints"][0]["port"] == "http"
 
 

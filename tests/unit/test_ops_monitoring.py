@@ -145,7 +145,7 @@ def test_dashboard_selects_datasource_job_and_instance_by_variable() -> None:
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
     assert "label_values(up, job)" in variables["job"]["definition"]
-    assert '$job' in variables["instance"]["definition"]
+    assert "$job" in variables["instance"]["definition"]
     for panel in dashboard["panels"]:
         for holder in [panel, *panel.get("targets", [])]:
             if holder.get("datasource") is not None:
