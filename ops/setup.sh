@@ -9,7 +9,7 @@
 #    (tests, lint; DRIFTREC_DEV=0 leaves it out). See docs/operations.md for the sizes.
 #  * Each checkout gets a thin .venv that sees the cached dependencies through a .pth file and holds
 #    only driftrec itself (editable), so two clones never fight over one install.
-#  * The Kafka broker jars are resolved by Maven from ops/kafka/pom.xml into $DRIFTREC_HOME/kafka.
+#  * The Kafka broker jars are resolved by Maven from ops/localkafka/pom.xml into $DRIFTREC_HOME/kafka.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from encoders.records import BehaviourEvent
-from streams.localkafka import free_port
+from ops.localkafka.launcher import free_port
+from streams.messages.records import BehaviourEvent
 from tests.integration.pipeline_support import Pipeline, Worker, event_bytes, producer, wait_for
 from tests.integration.reliability_support import make_items
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from streams.control import forget_counter
-from streams.metrics import Metrics
-from streams.ordering import held_counter
+from streams.faustcompat.ordering import held_counter
+from streams.worker.control import forget_counter
+from streams.worker.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "ops" / "prometheus"
