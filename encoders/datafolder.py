@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from encoders.records import BehaviourEvent, ItemRecord, RecordError, parse_event, parse_item
+from encoders.records import (
+    BehaviourEvent,
+    ItemRecord,
+    RecordError,
+    loads_json,
+    parse_event,
+    parse_item,
+)
 
 ITEMS_FILE = "items.jsonl"
 EVENTS_FILE = "events.jsonl"
@@ -43,9 +50,11 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield lineno, json.loads(line)
+                yield lineno, loads_json(line)
             except json.JSONDecodeError as exc:
                 raise DataFolderError(f"{path}:{lineno}: not JSON ({exc.msg})") from exc
+            except RecordError as exc:
+                raise DataFolderError(f"{path}:{lineno}: {exc}") from exc
 
 
 def read_items(path: Path) -> list[ItemRecord]:

@@ -2,7 +2,8 @@
 
 Every message goes through :func:`decode_event` or :func:`decode_item`, which turn any bad input
 into a :class:`~encoders.records.RecordError` with a stable ``reason`` (``too_large``,
-``not_utf8``, ``not_json``, ``not_finite``, ``key_mismatch``, plus the contract's own reasons);
+``not_utf8``, ``not_json``, ``not_finite``, ``bad_number``, ``key_mismatch``, plus the contract's
+own reasons such as ``bad_text``);
 the agents send those to ``<topic>-dlq`` as :func:`dead_letter` JSON with the original bytes.
 """
 
@@ -11,9 +12,16 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
-from encoders.records import BehaviourEvent, ItemRecord, RecordError, parse_event, parse_item
+from encoders.records import (
+    BehaviourEvent,
+    ItemRecord,
+    RecordError,
+    loads_json,
+    parse_event,
+    parse_item,
+)
 
 #: Dead-letter records keep at most this many original bytes, so that base64 of a near-limit
 #: message still fits Kafka's default 1 MiB message size; ``value_bytes`` gives the full length.
@@ -25,11 +33,6 @@ MAX_JSON_DEPTH: Final = 32
 #: Reasons the streaming layer adds to those of encoders.records.
 DUPLICATE: Final = "duplicate"
 UNKNOWN_ITEM: Final = "unknown_item"
-
-
-def _reject_constant(name: str) -> NoReturn:
-    # json.loads accepts NaN and Infinity by default; they are not JSON and never valid here.
-    raise RecordError("not_finite", f"{name} is not a JSON number")
 
 
 def decode_json(raw: bytes | None, *, max_bytes: int, key: bytes | None = None) -> Any:
@@ -45,7 +48,7 @@ def decode_json(raw: bytes | None, *, max_bytes: int, key: bytes | None = None) 
     except UnicodeDecodeError as exc:
         raise RecordError("not_utf8", f"value is not UTF-8 at byte {exc.start}") from exc
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = loads_json(text)
     except json.JSONDecodeError as exc:
         raise RecordError("not_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
@@ -116,7 +119,8 @@ def dead_letter(
     return encode_json(
         {
             "reason": reason,
-            "error": error[:500],
+            # A message may quote the bad input: never let a lone surrogate break the record.
+            "error": error[:500].encode("utf-8", "backslashreplace").decode("utf-8"),
             "topic": topic,
             "partition": partition,
             "offset": offset,
