@@ -63,6 +63,12 @@ class Metrics:
             ["topic", "reason"],
             registry=r,
         )
+        self.transient_retries = Counter(
+            "driftrec_transient_retries",
+            "Retries after a transient failure, by stage (process, publish, dead_letter, items).",
+            ["stage"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "driftrec_batch_size_events",
             "Events per micro-batch.",
