@@ -20,12 +20,13 @@ from streams.faustcfg import app_config
 from streams.localstate import STORE_URL
 from streams.loop.runtime import LoopRuntime
 from streams.metrics import Metrics
+from streams.runtime import resolve_loader
 from streams.settings import get_settings
 
 log = logging.getLogger(__name__)
 settings = get_settings()
 metrics = Metrics(REGISTRY)
-runtime = LoopRuntime(settings, metrics)  # Runtime + registry-driven hot swap
+runtime = LoopRuntime(settings, metrics, resolve_loader(settings))  # + registry hot swap
 
 # Before any consumer exists: skipped messages must not move the commit (streams/faustfix.py).
 faustfix.install()

@@ -10,13 +10,14 @@ first, before the next model job.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 
@@ -44,6 +45,24 @@ def load_model(settings: Settings) -> ServingModel:
         cache_dir=settings.cache_dir,
         text_encoder=settings.text_encoder,
     )
+
+
+def resolve_loader(settings: Settings) -> ModelLoader:
+    """The model loader ``DRIFTREC_MODEL_LOADER`` names (``module:function``), else
+    :func:`load_model`."""
+    if not settings.model_loader:
+        return load_model
+    module_name, _, name = settings.model_loader.partition(":")
+    try:
+        loader = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise StreamsError(
+            f"DRIFTREC_MODEL_LOADER={settings.model_loader!r} names no function ({exc}); "
+            "expected module:function"
+        ) from exc
+    if not callable(loader):
+        raise StreamsError(f"DRIFTREC_MODEL_LOADER={settings.model_loader!r} is not callable")
+    return cast(ModelLoader, loader)
 
 
 class Runtime:
