@@ -188,10 +188,17 @@ class LoopRuntime(Runtime):
                 for u, p in old.rebuilt.items()
                 if p.model_version == router.engine_for(u).model.version
             }
-            for role, version in old.versions().items():
-                self.metrics.loop.serving.labels(model_version=version, role=role).set(0)
+        serving = self.metrics.loop.serving
+        now = router.versions()
         for role, version in router.versions().items():
-            self.metrics.loop.serving.labels(model_version=version, role=role).set(1)
+            serving.labels(model_version=version, role=role).set(1)
+        if old is not None:
+            for role, version in old.versions().items():
+                if now.get(role) != version:  # e.g. a challenger promoted: its old role goes
+                    serving.remove_by_labels({"model_version": version, "role": role})
+            for version in set(old.versions().values()) - set(now.values()):
+                self.metrics.loop.retire(version)
+                router.rates.pop(version, None)
         model: Any = router.model
         self.metrics.model.info({"version": model.version, "device": str(model.device)})
         self._engine = router
