@@ -20,6 +20,7 @@ from streams.faustcfg import app_config
 from streams.localstate import STORE_URL
 from streams.loop.runtime import LoopRuntime
 from streams.metrics import Metrics
+from streams.progress import Progress
 from streams.runtime import resolve_loader
 from streams.settings import get_settings
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 settings = get_settings()
 metrics = Metrics(REGISTRY)
 runtime = LoopRuntime(settings, metrics, resolve_loader(settings))  # + registry hot swap
+progress = Progress(settings.stall_after_s)  # is the events agent consuming? (/health)
 
 # Before any consumer exists: skipped messages must not move the commit (streams/faustfix.py).
 faustfix.install()

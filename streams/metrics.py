@@ -119,6 +119,11 @@ class Metrics:
         self.catalog_items = Gauge(
             "driftrec_catalog_items", "Items in the in-memory item matrix.", registry=r
         )
+        self.catalog_embed_failures = Counter(
+            "driftrec_catalog_embed_failures",
+            "Catalog items left out of the index because embedding them raised.",
+            registry=r,
+        )
         self.encoder_cache_hits = Counter(
             "driftrec_encoder_cache_hits", "Item texts found in the vector cache.", registry=r
         )

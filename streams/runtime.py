@@ -79,6 +79,8 @@ class Runtime:
         self._loading: asyncio.Future[Engine] | None = None
         self._pending: dict[str, ItemRecord | None] = {}
         self._pending_lock = threading.Lock()
+        #: item_id -> error of items that could not be embedded (see :meth:`embed`).
+        self.failed_items: dict[str, str] = {}
         # model -> its counters already moved; weak, so a retired model's entry goes with it and
         # a new model can never inherit one through a reused id().
         self._cache_seen: weakref.WeakKeyDictionary[Any, tuple[int, int]] = (
@@ -163,6 +165,42 @@ class Runtime:
         self.metrics.encoder_cache_misses.inc(max(0, misses - seen_misses))
         self._cache_seen[model] = (hits, misses)
 
+    def embed(self, model: Any, records: list[ItemRecord]) -> list[ItemEmbedding]:
+        """``model.embed_items`` in batches; a batch that raises is embedded item by item, and an
+        item that still raises is left out of the index, logged, counted and queued in
+        :attr:`failed_items` (the worker dead-letters it), so one bad item never stops the others
+        nor the events (every model job syncs the catalog first)."""
+        out: list[ItemEmbedding] = []
+        step = self.settings.item_batch_max
+        for start in range(0, len(records), step):
+            chunk = records[start : start + step]
+            t0 = time.perf_counter()
+            try:
+                out.extend(model.embed_items(chunk))
+            except Exception:
+                for record in chunk:
+                    try:
+                        out.extend(model.embed_items([record]))
+                    except Exception as exc:
+                        self._item_failed(record, exc)
+            self.metrics.encode_seconds.observe(time.perf_counter() - t0)
+        self._count_cache(model)
+        return out
+
+    def _item_failed(self, record: ItemRecord, exc: Exception) -> None:
+        why = f"{type(exc).__name__}: {exc}"
+        log.error("item %r could not be embedded, not (re-)indexed: %s", record.item_id, why)
+        self.metrics.catalog_embed_failures.inc()
+        with self._pending_lock:
+            if len(self.failed_items) < 10_000:
+                self.failed_items[record.item_id] = why
+
+    def take_failed_items(self) -> dict[str, str]:
+        """Items that could not be embedded since the last call: item_id -> error; any thread."""
+        with self._pending_lock:
+            failed, self.failed_items = self.failed_items, {}
+        return failed
+
     def _sync_catalog(self) -> None:
         engine = self._engine
         if engine is None:
@@ -176,16 +214,8 @@ class Runtime:
         for item_id, record in pending.items():
             if record is None:
                 index.delete(item_id)
-        model: Any = engine.model
-        step = self.settings.item_batch_max
-        for start in range(0, len(upserts), step):
-            chunk = upserts[start : start + step]
-            t0 = time.perf_counter()
-            embedded = model.embed_items(chunk)
-            self.metrics.encode_seconds.observe(time.perf_counter() - t0)
-            for emb in embedded:
-                index.upsert(emb.item_id, emb.vec, emb)
-        self._count_cache(model)
+        for emb in self.embed(engine.model, upserts):
+            index.upsert(emb.item_id, emb.vec, emb)
         self.metrics.catalog_items.set(len(index))
         if len(upserts) > 50:
             log.info("catalog: %d items embedded, %d in the index", len(upserts), len(index))

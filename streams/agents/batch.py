@@ -39,8 +39,6 @@ class EventsBatch:
     table: MutableMapping[Any, Any]
     send: Send
     clock: Callable[[], float] = time.time
-    #: Called after every batch handled (the worker's progress, for /health).
-    on_batch: Callable[[], None] = lambda: None
 
     def __post_init__(self) -> None:
         s, m = self.settings, self.metrics
@@ -91,7 +89,6 @@ class EventsBatch:
                 self.table[user.encode()] = packed
         self._rewrite_redelivered(events, incoming, stored, result)
         self._count(result)
-        self.on_batch()
         return result
 
     def _read_all(

@@ -7,7 +7,8 @@ processing errors in:
 
 * **Transient failures**, decided by exception type (:func:`is_transient`):
   :class:`~streams.errors.TransientError` (raised for a model swap in progress and the like),
-  Kafka errors that aiokafka marks ``retriable`` plus its ``KafkaTimeoutError``, and Python's
+  Kafka errors that aiokafka (or kafka-python) marks ``retriable`` plus aiokafka's
+  ``KafkaTimeoutError``, and Python's
   ``TimeoutError`` and ``ConnectionError``. They are retried with exponential backoff
   (:class:`Backoff`: ``DRIFTREC_RETRY_INITIAL_S`` doubling up to ``DRIFTREC_RETRY_MAX_S``) until
   they pass, and never dead-lettered.
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError as SyncKafkaError
 
 from profiles.engine import BatchResult, Incoming, RecList
 from profiles.profile import UserProfile
@@ -43,7 +45,7 @@ def is_transient(exc: BaseException) -> bool:
     """True for failures that pass by themselves (retried, never dead-lettered)."""
     if isinstance(exc, TransientError | KafkaTimeoutError | TimeoutError | ConnectionError):
         return True
-    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
+    return isinstance(exc, KafkaError | SyncKafkaError) and bool(getattr(exc, "retriable", False))
 
 
 def describe(exc: BaseException) -> str:

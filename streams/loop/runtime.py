@@ -148,14 +148,8 @@ class LoopRuntime(Runtime):
         self.metrics.catalog_items.set(len(router.index))
 
     def _embed(self, engine: Engine, records: list[ItemRecord]) -> None:
-        model: Any = engine.model
-        step = self.settings.item_batch_max
-        for start in range(0, len(records), step):
-            t0 = time.perf_counter()
-            for emb in model.embed_items(records[start : start + step]):
-                engine.index.upsert(emb.item_id, emb.vec, emb)
-            self.metrics.encode_seconds.observe(time.perf_counter() - t0)
-        self._count_cache(model)
+        for emb in self.embed(engine.model, records):  # one bad item never stops the others
+            engine.index.upsert(emb.item_id, emb.vec, emb)
 
     def _new_engine(self, model: ServingModel, records: Iterable[ItemRecord]) -> Engine:
         index: ItemIndex[ItemEmbedding] = ItemIndex(model.dim)

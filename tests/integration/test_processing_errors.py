@@ -117,3 +117,42 @@ def test_a_failing_event_is_dead_lettered_and_every_other_one_applied_once(
     assert retries >= FLAKY, "the transient failures were retried"
     assert health_status == 200
     print(f"\nprocessing errors: {len(dlq)} dead-lettered, {retries:.0f} transient retries")
+
+
+def test_health_reports_a_worker_that_does_not_consume(
+    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
+) -> None:
+    """An event whose processing fails transiently forever (``stall-*``) stops the partition: the
+    worker stays up and retries, and /health answers 503 with the reason instead of "ok"."""
+    env = {**FAULTY, "DRIFTREC_STALL_AFTER_S": "6", "DRIFTREC_LAG_INTERVAL_S": "1"}
+    pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder, partitions=1, extra_env=env)
+    s = pipe.settings
+    items = make_items(8)
+    stall_item = ItemRecord("stall-0", make_items(1, seed=9)[0].title)
+    first = make_events(4, 3, items, seed=3)
+    users = sorted({e.user_id for e in first})
+    stuck = BehaviourEvent("stuck", "u0", T0 + 500, "click", "stall-0")
+    after = make_events(4, 2, items, seed=4, prefix="after")
+    pipe.create([*items, stall_item])
+    worker = pipe.worker()
+    worker.start()
+    try:
+        worker.wait_catalog(len(items) + 1)
+        send(pipe.kafka(), s.events_topic, map(event_bytes, first))
+        wait_for(lambda: worker.all_applied(users, 3), 120, "first events", worker)
+        assert worker.get("/health")[0] == 200
+        send(pipe.kafka(), s.events_topic, map(event_bytes, [stuck, *after]))
+
+        def stalled() -> bool:
+            status, body = worker.get("/health")
+            return status == 503 and body.get("status") == "stalled"
+
+        wait_for(stalled, 90, "/health reporting the stall", worker)
+        status, body = worker.get("/health")
+        assert worker.alive() and worker.starts == 1
+        assert not any(worker.events_applied(u) > 3 for u in users), "nothing passed the stall"
+    finally:
+        worker.stop()
+    assert status == 503
+    assert "events waiting" in body["reason"] and "no batch finished" in body["reason"]
+    assert body["model_version"] is not None  # the model is loaded: it is the flow that stopped
