@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from encoders.records import ItemRecord
 from encoders.serving import ItemEmbedding, ServingModel, StepEvent
 from streams.errors import TransientError
-from streams.runtime import load_model
+from streams.messages.records import ItemRecord
 from streams.settings import Settings
+from streams.worker.runtime import load_model
 
 FLAKY_TIMES = 3
 _flaky_seen: Counter[str] = Counter()

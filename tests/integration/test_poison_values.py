@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from encoders.records import BehaviourEvent, ItemRecord
+from streams.messages.records import BehaviourEvent, ItemRecord
 from tests.integration.pipeline_support import (
     ROOT,
     Pipeline,

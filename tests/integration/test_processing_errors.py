@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from encoders.records import BehaviourEvent, ItemRecord
+from streams.messages.records import BehaviourEvent, ItemRecord
 from tests.integration.pipeline_support import ROOT, Pipeline, event_bytes, read_all, send, wait_for
 from tests.integration.reliability_support import (
     T0,

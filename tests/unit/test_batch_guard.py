@@ -1,6 +1,6 @@
 """A processing error on one valid event never loses another: the failing event is isolated and
 dead-lettered with reason processing_error, every other event is applied exactly once; transient
-failures are retried, never dead-lettered (streams.agents.guard)."""
+failures are retried, never dead-lettered (streams.worker.agents.guard)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CollectorRegistry
 
-from encoders.records import BehaviourEvent
 from encoders.serving import StepEvent
 from profiles.profile import UserProfile
-from streams.agents.batch import EventsBatch
-from streams.agents.guard import Backoff, is_transient
 from streams.errors import TransientError
-from streams.metrics import Metrics
-from streams.runtime import Runtime
+from streams.messages.records import BehaviourEvent
 from streams.settings import Settings
+from streams.worker.agents.batch import EventsBatch
+from streams.worker.agents.guard import Backoff, is_transient
+from streams.worker.metrics import Metrics
+from streams.worker.runtime import Runtime
 from tests.fakes import FakeModel, catalog
 from tests.unit.test_batch_delivery import TOPIC, FakeEvent, Message
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streams.loop.runtime import LoopRuntime
-from streams.metrics import Metrics
 from streams.settings import Settings
+from streams.worker.loopruntime import LoopRuntime
+from streams.worker.metrics import Metrics
 from tests.fakes import FakeModel
 from tests.unit.test_engine import Run, ev, incoming
 from tests.unit.test_loop_parts import _engine

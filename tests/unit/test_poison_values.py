@@ -13,9 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from encoders.records import MAX_INT_DIGITS, RecordError, loads_json, parse_event, parse_item
 from profiles.profile import UserProfile
-from streams.codec import dead_letter, decode_event, decode_item, encode_json
+from streams.messages.codec import dead_letter, decode_event, decode_item, encode_json
+from streams.messages.records import (
+    MAX_INT_DIGITS,
+    RecordError,
+    loads_json,
+    parse_event,
+    parse_item,
+)
 
 MAX = 1 << 20
 SURROGATE = "\\udfff"  # the JSON escape of a lone surrogate, as a producer sends it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.progress import Progress
+from streams.worker.progress import Progress
 
 
 class Clock:
