@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600
 USERS, PER_USER = 20, 3
 
 
-def raw_event(event_id: str, user: str, **raw_fields: str) -> tuple[bytes, bytes]:
+def raw_event(event_id: str, user: str, /, **raw_fields: str) -> tuple[bytes, bytes]:
     """(key, value) of an event whose fields may be given as raw JSON text."""
     fields = {
         "event_id": json.dumps(event_id),
