@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from streams.faustcompat.acks import start_offset
+from streams.faustcompat.offsets import start_offset
 from streams.faustcompat.ordering import InOrderGate, held_counter
 from streams.worker.agents.batch import EventsBatch
 from streams.worker.agents.guard import describe
