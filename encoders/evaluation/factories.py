@@ -24,7 +24,7 @@ from encoders.evaluation.seqmodels import GRU4RecStream, SASRecStream
 from encoders.serving import ServingModel
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder
-from encoders.training import TrainConfig, train_model
+from encoders.training.loop import TrainConfig, train_model
 
 SERVING_KEY = "serving"
 
@@ -50,7 +50,7 @@ def _train(ctx: EvalContext, kind: str) -> Any:
     if not opts.train_missing:
         raise EvaluationError(
             f"{kind}: no checkpoint (give --model or --checkpoints DIR with {kind}/ inside, "
-            f"or train one: driftrec train --model {kind} --data DIR --out DIR)"
+            f"or train one: driftrec train --kind {kind} --data DIR --out DIR)"
         )
     tc = TrainConfig(device=opts.device, progress=opts.progress)
     if opts.train_epochs is not None:
@@ -97,7 +97,8 @@ def default_encoder(ctx: EvalContext) -> TextEncodeFn:
 def _driftrec(ctx: EvalContext) -> StreamModel:
     from encoders.evaluation.driftrec_model import DriftRecStream
 
-    return DriftRecStream(serving_model(ctx), ctx.catalog)
+    # The repeat bonus only matters where history items stay in the ranking.
+    return DriftRecStream(serving_model(ctx), ctx.catalog, repeat=not ctx.options.mask_history)
 
 
 def _sequential(kind: str) -> ModelFactory:

@@ -21,7 +21,7 @@ SECTION_HELP = (
 @click.command()
 @click.option("--quick", is_flag=True, help="Fewer and shorter runs (under 3 minutes).")
 @click.option(
-    "--json",
+    "--json-out",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
@@ -68,10 +68,10 @@ def bench(
 
     Figures are medians of repeated runs; progress goes to stderr, the table to stdout.
     """
-    from bench import report
+    from bench import resultdoc as report
     from bench.config import FULL, QUICK
     from bench.suite import run_suite
-    from streams.localkafka import metadata_ok
+    from ops.localkafka.launcher import metadata_ok
 
     config = QUICK if quick else FULL
     chosen = tuple(sections) or config.sections

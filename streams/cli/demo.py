@@ -26,16 +26,16 @@ from kafka import KafkaAdminClient, KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from tqdm import tqdm
 
-from encoders.datafolder import DataFolder, read_folder
+from encoders.data.folder import DataFolder, read_folder
 from encoders.samples import demo_model_path, sample_path
+from ops.localkafka.launcher import BrokerInfo, free_port, metadata_ok
+from streams.cli.demoreport import summarise, what_changed
 from streams.cli.kafka import local_broker
 from streams.cli.options import bootstrap_option, make_settings
 from streams.cli.produce import make_producer, send_events
 from streams.cli.tail import format_row, open_consumer
-from streams.codec import encode_json
-from streams.demoreport import summarise, what_changed
 from streams.errors import StreamsError
-from streams.localkafka import BrokerInfo, free_port, metadata_ok
+from streams.messages.codec import encode_json
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
 
@@ -218,12 +218,19 @@ def _send(producer: KafkaProducer, topic: str, payloads: list[tuple[bytes, bytes
 )
 @click.option(
     "--rate",
-    type=float,
+    type=click.FloatRange(min=0),
     default=200.0,
     help="Events per second; 0 sends as fast as possible (then latency is mostly queueing).",
 )
-@click.option("--limit", type=int, default=None, help="Replay only the first N events.")
-@click.option("--watch", type=int, default=3, help="Users whose lists are shown as they arrive.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=None, help="Replay only the first N events."
+)
+@click.option(
+    "--watch",
+    type=click.IntRange(min=0),
+    default=3,
+    help="Users whose lists are shown as they arrive.",
+)
 @click.option(
     "--keep-running", is_flag=True, help="Leave the worker (and a broker started here) running."
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from streams.cli.options import make_settings, setting_default
+from streams.cli.options import bootstrap_option, make_settings, setting_default, timeout_option
 
 
 @click.command(name="train")
@@ -29,22 +29,21 @@ from streams.cli.options import make_settings, setting_default
 @click.option(
     "--from-kafka",
     is_flag=True,
-    help="Build the data set from the behaviour and items topics (streams.loop.logdata) and "
+    help="Build the data set from the behaviour and items topics (streams.trainer.logdata) and "
     "register the model as challenger with its holdout metrics (see `driftrec trainer`).",
 )
 @click.option("--since", default="7d", help="With --from-kafka: the log window, e.g. 12h, 7d.")
 @click.option(
-    "--model",
-    "kind",
+    "--kind",
     type=click.Choice(["driftrec", "gru4rec", "sasrec"]),
     default="driftrec",
     help="What to train: the driftrec interest model or an ID-based baseline.",
 )
-@click.option("--epochs", type=int, default=30, help="Most epochs (early stopping may end sooner).")
+@click.option("--epochs", type=int, default=15, help="Most epochs (early stopping may end sooner).")
 @click.option("--seed", type=int, default=0, help="Seed: same seed, data and device, same model.")
-@click.option("--batch-size", type=int, default=64, help="User windows per step.")
+@click.option("--batch-size", type=int, default=16, help="User windows per step.")
 @click.option("--lr", type=float, default=1e-3, help="Peak AdamW learning rate.")
-@click.option("--patience", type=int, default=3, help="Epochs without a better valid NDCG@10.")
+@click.option("--patience", type=int, default=5, help="Epochs without a better valid NDCG@10.")
 @click.option(
     "--device",
     envvar="DRIFTREC_DEVICE",
@@ -69,6 +68,8 @@ from streams.cli.options import make_settings, setting_default
     "--no-item-ids", is_flag=True, help="driftrec: content-only item tower (no ID table)."
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars (logs and CI).")
+@bootstrap_option
+@timeout_option
 def train_cmd(
     data_dir: Path,
     out_dir: Path,
@@ -83,13 +84,15 @@ def train_cmd(
     split_file: Path | None,
     no_item_ids: bool,
     no_progress: bool,
+    bootstrap_servers: str,
+    kafka_timeout_s: float,
     from_kafka: bool = False,
     since: str = "7d",
 ) -> None:
     """Train on DATA's leave-last-out training part; report valid and test metrics; save OUT."""
     if from_kafka:  # the learning loop's path (streams.cli.trainer), registered, not saved to OUT
         from streams.cli.trainer import from_kafka as train_from_log
-        from streams.loop.logdata import parse_duration
+        from streams.trainer.logdata import parse_duration
 
         if kind != "driftrec" or data_dir is not None or split_file is not None:
             raise click.UsageError(
@@ -99,15 +102,25 @@ def train_cmd(
             since_s = parse_duration(since)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--since") from exc
-        train_from_log(since_s, 0.2, 0.0, epochs, seed, device, no_progress)
+        train_from_log(
+            since_s,
+            0.2,
+            0.0,
+            epochs,
+            seed,
+            device,
+            no_progress,
+            bootstrap_servers=bootstrap_servers,
+            kafka_timeout_s=kafka_timeout_s,
+        )
         return
     if data_dir is None or out_dir is None:
         raise click.UsageError("--data and --out are required (or use --from-kafka)")
-    from encoders.datafolder import DataFolderError, read_folder
-    from encoders.split import SplitError, leave_last_out, read_split_file
+    from encoders.data.folder import DataFolderError, read_folder
+    from encoders.data.split import SplitError, leave_last_out, read_split_file
     from encoders.textcache import TextVectorCache
     from encoders.textenc import TextEncoder, TextEncoderError
-    from encoders.training import TrainConfig, evaluate_split, train_model
+    from encoders.training.loop import TrainConfig, evaluate_split, train_model
 
     settings = make_settings()
     try:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from encoders.records import MAX_CONTEXT_KEYS, MAX_ID_CHARS, MAX_TEXT_CHARS, RecordError
-from streams.codec import decode_event
+from streams.messages.codec import decode_event
+from streams.messages.records import MAX_CONTEXT_KEYS, MAX_ID_CHARS, MAX_TEXT_CHARS, RecordError
 from tests.fuzzcorpus import bad_messages
 from tests.integration.pipeline_support import (
     Pipeline,
@@ -75,7 +75,7 @@ def test_ten_thousand_malformed_messages_go_to_the_dlq_and_change_nothing(
 
     bad = [(m.kind, m.key, m.value) for m in bad_messages(N_BAD, looks_good, seed=5)]
     bad += [(kind, key, value) for kind, key, value, _ in _limit_probes(s.max_message_bytes)]
-    assert len({k for k, _, _ in bad}) == 12 + 6  # every corpus kind and every limit
+    assert len({k for k, _, _ in bad}) == 14 + 6  # every corpus kind and every limit
 
     pipe.create(items)
     worker: Worker = pipe.worker()

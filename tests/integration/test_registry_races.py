@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-import streams.registry as transport
-from encoders.registry import ModelEntry, RegistryState
-from streams.loop.candidate import _register
-from streams.registry import Registry, read_state
+import streams.registry.transport as transport
+from streams.registry.state import ModelEntry, RegistryState
+from streams.registry.transport import Registry, read_state
 from streams.settings import Settings
+from streams.trainer.candidate import _register
 
 pytestmark = pytest.mark.integration
 

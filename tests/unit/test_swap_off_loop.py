@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-import streams.loop.runtime as loopruntime
-from encoders.records import ItemRecord
-from encoders.registry import CHAMPION_KEY, RegistryState
+import streams.worker.loopruntime as loopruntime
 from profiles.profile import RecentEvent, UserProfile
-from streams.codec import encode_json
-from streams.loop.runtime import SWAP_CHUNK, LoopRuntime
-from streams.metrics import Metrics
+from streams.messages.codec import encode_json
+from streams.messages.records import ItemRecord
+from streams.registry.state import CHAMPION_KEY, RegistryState
 from streams.settings import Settings
+from streams.worker.loopruntime import SWAP_CHUNK, LoopRuntime
+from streams.worker.metrics import Metrics
 from tests.fakes import FakeModel, catalog
 
 KEEP = 50

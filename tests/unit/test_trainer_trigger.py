@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from encoders.registry import CHAMPION_KEY, RegistryState
 from encoders.training import TrainConfig
-from streams.loop.service import TrainerService
+from streams.registry.state import CHAMPION_KEY, RegistryState
 from streams.settings import Settings
+from streams.trainer.service import TrainerService
 
 CHAMPION = "m-champ"
 
