@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from encoders.training import TrainConfig
+from encoders.training.loop import TrainConfig
 from streams.registry.state import CHAMPION_KEY, RegistryState
 from streams.settings import Settings
 from streams.trainer.service import TrainerService
