@@ -3,10 +3,10 @@
 
 * :func:`score_histories` ``(trained, histories) -> (U, N)``: each history (events in time order)
   runs through the model's sequence forward and its last position scores every item (columns in
-  ``trained.catalog.ids`` order). SASRec sees the last ``max_len`` events (its learned positions);
-  the recurrent models see the whole history, as the streaming step does.
+  ``trained.catalog.ids`` order). The baselines see the last ``max_len`` events (RecBole's
+  MAX_ITEM_LIST_LENGTH); driftrec sees the whole history, as the streaming step does.
 * :func:`evaluate_split`: full-ranking HR/NDCG/MRR@{5,10,20} on a split's valid or test targets,
-  history masked (encoders.metrics).
+  history masked unless ``mask_history=False`` (encoders.metrics).
 """
 
 from __future__ import annotations
@@ -31,12 +31,17 @@ if TYPE_CHECKING:
 F32 = npt.NDArray[np.float32]
 
 
-def evaluate_split(trained: TrainedModel, split: Split, stage: Stage = "valid") -> dict[str, float]:
-    """Full-ranking HR/NDCG/MRR@{5,10,20} of ``trained`` on ``split``'s ``stage`` targets."""
+def evaluate_split(
+    trained: TrainedModel, split: Split, stage: Stage = "valid", *, mask_history: bool = True
+) -> dict[str, float]:
+    """Full-ranking HR/NDCG/MRR@{5,10,20} of ``trained`` on ``split``'s ``stage`` targets
+    (``mask_history``: each user's history items are removed from the ranking, target excepted)."""
     histories = [u.history(stage) for u in split.users]
     scores = trained.score_users(histories)
     targets = [trained.catalog.index[u.target(stage)] for u in split.users]
-    exclude = [{trained.catalog.of(e.item_id) for e in h} - {-1} for h in histories]
+    exclude = None
+    if mask_history:
+        exclude = [{trained.catalog.of(e.item_id) for e in h} - {-1} for h in histories]
     return ranking_metrics(scores, targets, exclude)
 
 
@@ -44,7 +49,7 @@ def score_histories(trained: TrainedModel, histories: Sequence[Sequence[Behaviou
     """(U, N) scores of every catalog item after each history (see the module docstring)."""
     net, device = trained.net, trained.device
     config = trained.config
-    cap = config.max_len if isinstance(config, BaselineConfig) and config.kind == "sasrec" else None
+    cap = config.max_len if isinstance(config, BaselineConfig) else None
     seqs = [list(h[-cap:]) if cap else list(h) for h in histories]
     text_dim = trained.config.text_dim if isinstance(trained.config, ModelConfig) else 1
     lookup = _text_lookup(trained, seqs)

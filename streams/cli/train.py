@@ -40,11 +40,28 @@ from streams.cli.options import make_settings, setting_default
     default="driftrec",
     help="What to train: the driftrec interest model or an ID-based baseline.",
 )
-@click.option("--epochs", type=int, default=30, help="Most epochs (early stopping may end sooner).")
+@click.option(
+    "--epochs",
+    type=int,
+    default=None,
+    help="Most epochs; early stopping usually ends sooner [driftrec 30, baselines 300].",
+)
 @click.option("--seed", type=int, default=0, help="Seed: same seed, data and device, same model.")
-@click.option("--batch-size", type=int, default=64, help="User windows per step.")
-@click.option("--lr", type=float, default=1e-3, help="Peak AdamW learning rate.")
-@click.option("--patience", type=int, default=3, help="Epochs without a better valid NDCG@10.")
+@click.option(
+    "--batch-size",
+    type=int,
+    default=None,
+    help="Per step: driftrec user windows [64]; baselines prefix samples [256].",
+)
+@click.option(
+    "--lr", type=float, default=None, help="driftrec: peak AdamW rate; baselines: Adam [1e-3]."
+)
+@click.option(
+    "--patience",
+    type=int,
+    default=None,
+    help="Epochs without a better valid NDCG@10 [driftrec 3, baselines 10 as RecBole].",
+)
 @click.option(
     "--device",
     envvar="DRIFTREC_DEVICE",
@@ -73,11 +90,11 @@ def train_cmd(
     data_dir: Path,
     out_dir: Path,
     kind: str,
-    epochs: int,
+    epochs: int | None,
     seed: int,
-    batch_size: int,
-    lr: float,
-    patience: int,
+    batch_size: int | None,
+    lr: float | None,
+    patience: int | None,
     device: str,
     text_encoder: str | None,
     split_file: Path | None,
@@ -99,7 +116,7 @@ def train_cmd(
             since_s = parse_duration(since)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--since") from exc
-        train_from_log(since_s, 0.2, 0.0, epochs, seed, device, no_progress)
+        train_from_log(since_s, 0.2, 0.0, epochs or 30, seed, device, no_progress)
         return
     if data_dir is None or out_dir is None:
         raise click.UsageError("--data and --out are required (or use --from-kafka)")
@@ -113,7 +130,8 @@ def train_cmd(
     try:
         data = read_folder(data_dir)
         split = leave_last_out(data.events, read_split_file(split_file) if split_file else None)
-        tc = TrainConfig(
+        tc = TrainConfig.for_kind(
+            kind,
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
