@@ -44,8 +44,7 @@ def fit_baseline(trained: TrainedModel, split: Split, device: torch.device) -> N
     assert isinstance(cfg, BaselineConfig) and isinstance(inner, GRU4Rec | SASRec)
     catalog = trained.catalog
     seqs = [
-        [catalog.of(e.item_id) for e in seq]
-        for seq in group_by_user(split.train_events()).values()
+        [catalog.of(e.item_id) for e in seq] for seq in group_by_user(split.train_events()).values()
     ]
     samples = prefix_samples(seqs, cfg.n_items, cfg.max_len)
     if not len(samples):
@@ -87,8 +86,13 @@ def fit_baseline(trained: TrainedModel, split: Split, device: torch.device) -> N
             "seconds": time.perf_counter() - start,
         }
         trained.history.append(row)
-        log.info("%s epoch %d: loss %.4f valid NDCG@10 %.4f", trained.kind, epoch, row["loss"],
-                 metrics["NDCG@10"])
+        log.info(
+            "%s epoch %d: loss %.4f valid NDCG@10 %.4f",
+            trained.kind,
+            epoch,
+            row["loss"],
+            metrics["NDCG@10"],
+        )
         if tc.progress:
             tqdm.write(
                 f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} valid NDCG@10 "

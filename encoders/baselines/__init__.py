@@ -1,4 +1,4 @@
-"""ID-based sequential baselines at reference strength: GRU4Rec and SASRec as RecBole 1.2.1 has them.
+"""ID-based sequential baselines at reference strength: RecBole 1.2.1's GRU4Rec and SASRec.
 
 Both see only the sequence of item ids (an event without an item is a "no item" token), no text,
 actions or time gaps: they are the honest "strong sequential model without language" yardstick.

@@ -28,8 +28,8 @@ class GRU4Rec(nn.Module):
         # RecBole's _init_weights: Xavier-normal embeddings (the padding row included, as there),
         # Xavier-uniform first-layer GRU weights; the dense layer keeps torch's default.
         nn.init.xavier_normal_(self.items.weight)
-        nn.init.xavier_uniform_(self.gru.weight_hh_l0)
-        nn.init.xavier_uniform_(self.gru.weight_ih_l0)
+        nn.init.xavier_uniform_(self.gru.get_parameter("weight_hh_l0"))
+        nn.init.xavier_uniform_(self.gru.get_parameter("weight_ih_l0"))
 
     def item_matrix(self) -> torch.Tensor:
         return self.items.weight[1 : self.config.n_items + 1]  # (N, D)

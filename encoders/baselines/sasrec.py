@@ -80,7 +80,8 @@ class SASRec(nn.Module):
         mask = torch.where(keep, 0.0, -10000.0).to(x.dtype)
         for block in self.blocks:
             x = block(x, mask)
-        return x
+        out: torch.Tensor = x
+        return out
 
     def forward(self, ev: EventTensors) -> torch.Tensor:
         """ev (B, T) with T <= max_len, right-padded -> user vectors (B, T, D)."""
