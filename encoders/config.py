@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from encoders.records import ACTIONS
+from streams.messages.records import ACTIONS
 
 
 class ConfigError(ValueError):
@@ -28,7 +28,7 @@ class ModelConfig:
     #: recent-event window) under 2 KiB; larger buys little on catalogs of a few thousand items.
     dim: int = 64
     action_dim: int = 16
-    #: Size of the action vocabulary (encoders.records.ACTIONS; an event's action_index).
+    #: Size of the action vocabulary (streams.messages.records.ACTIONS; an event's action_index).
     n_actions: int = len(ACTIONS)
     #: Optional item modality vectors as (name, width), e.g. (("image", 32),); missing ones masked.
     modalities: tuple[tuple[str, int], ...] = ()

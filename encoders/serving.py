@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +37,10 @@ from encoders.config import ModelConfig
 from encoders.fusion import item_features
 from encoders.interest import served_interest, update_long_term
 from encoders.model import DriftRecModel
-from encoders.records import ACTIONS, ItemRecord
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder, resolve_device
+from profiles.contracts import ItemEmbedding, StepEvent
+from streams.messages.records import ACTIONS, ItemRecord
 
 log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
@@ -51,21 +51,6 @@ def _tensor(a: npt.ArrayLike, dtype: npt.DTypeLike | None = None) -> torch.Tenso
     """A tensor owning a copy: inputs may be read-only views (np.frombuffer on stored profiles),
     which torch.from_numpy would share and warn about."""
     return torch.from_numpy(np.array(a, dtype=dtype, copy=True))
-
-
-@dataclass(frozen=True)
-class ItemEmbedding:
-    item_id: str
-    features: F32  # (F,) fused item input features (text + masked modalities + attributes)
-    vec: F32  # (D,) item-tower vector in the interest space, used for retrieval
-
-
-@dataclass(frozen=True)
-class StepEvent:
-    action: str  # one of encoders.records.ACTIONS
-    gap_s: float  # seconds since this user's previous applied event (0.0 for the first)
-    item: ItemEmbedding | None  # None for item-less events (a search with only text)
-    text: str | None  # the event's free text, encoded inside step() in one batched call
 
 
 class ServingModel:

@@ -15,34 +15,16 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
-from encoders.records import BehaviourEvent
-from encoders.serving import ItemEmbedding, StepEvent
+from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
 from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
 from profiles.profile import Applied, RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query, Scored
+from streams.messages.records import BehaviourEvent
 
 log = logging.getLogger(__name__)
-
-
-class InterestModel(Protocol):
-    """The part of ``encoders.serving.ServingModel`` the engine uses."""
-
-    version: str
-    dim: int
-
-    def initial_state(self) -> np.ndarray: ...
-    def step(
-        self, states: np.ndarray, events: Sequence[StepEvent]
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-    def update_long_term(
-        self, long: np.ndarray, count: np.ndarray, h: np.ndarray
-    ) -> np.ndarray: ...
-    def served_interest(self, h: np.ndarray, long: np.ndarray) -> np.ndarray: ...
-    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

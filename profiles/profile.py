@@ -19,10 +19,10 @@ from typing import Any, Final, NamedTuple, Self
 
 import numpy as np
 
-from encoders.records import ACTIONS
 from profiles.errors import ProfileError
 from profiles.packing import Reader, Writer
 from profiles.policy import DriftState, PolicyConfig
+from streams.messages.records import ACTIONS
 
 MAGIC: Final = b"DRP\x01"
 DEFAULT_WINDOW: Final = 20

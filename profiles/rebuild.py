@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoders.serving import ItemEmbedding, StepEvent
-from profiles.engine import InterestModel
+from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
 from profiles.policy import DriftState
 from profiles.profile import RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from encoders.records import ItemRecord
-from encoders.serving import ItemEmbedding, StepEvent
+from profiles.contracts import ItemEmbedding, StepEvent
+from streams.messages.records import ItemRecord
 
 D = 8
 

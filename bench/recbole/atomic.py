@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from encoders.datafolder import read_folder, write_folder
+from encoders.data.folder import read_folder, write_folder
 
 
 def convert(

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from encoders.datafolder import read_folder
-from encoders.split import leave_last_out
-from encoders.training import TrainConfig, evaluate_split, train_model
+from encoders.data.folder import read_folder
+from encoders.data.split import leave_last_out
+from encoders.training.loop import TrainConfig, evaluate_split, train_model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from encoders.evaluation.base import F32, ItemIndex
-from encoders.records import BehaviourEvent
-from encoders.serving import ServingModel, StepEvent
+from encoders.serving import ServingModel
+from profiles.contracts import StepEvent
+from streams.messages.records import BehaviourEvent
 
 
 class DriftRecStream:

@@ -23,7 +23,7 @@ from encoders.evaluation.seqmodels import WindowStream
 from encoders.serving import ServingModel
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder
-from encoders.training import TrainConfig, train_model
+from encoders.training.loop import TrainConfig, train_model
 
 SERVING_KEY = "serving"
 

@@ -2,8 +2,8 @@
 
 Each model sees each evaluated user's history (every event before the target) through its own
 ``step``, one event at a time, batched across users: for driftrec this is the serving code path.
-Ranks and metrics come from :mod:`encoders.metrics`. The same scores are ranked under each
-protocol asked for:
+Ranks and metrics come from :mod:`encoders.evaluation.ranking`. The same scores are ranked under
+each protocol asked for:
 
 * ``masked``: the items of the user's history are removed from the ranking (the target never
   is), the question "which *new* item comes next";
@@ -20,10 +20,10 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
+from encoders.data.split import Split, Stage
 from encoders.evaluation.base import ItemIndex, StreamModel
-from encoders.metrics import DEFAULT_KS, RankAccumulator
-from encoders.records import BehaviourEvent
-from encoders.split import Split, Stage
+from encoders.evaluation.ranking import DEFAULT_KS, RankAccumulator
+from streams.messages.records import BehaviourEvent
 
 PROTOCOLS: tuple[str, ...] = ("masked", "unmasked")
 

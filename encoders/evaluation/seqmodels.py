@@ -21,7 +21,7 @@ from encoders.baselines import BaselineConfig, gather_last
 from encoders.baselines.gru4rec import GRU4Rec
 from encoders.baselines.sasrec import SASRec
 from encoders.evaluation.base import F32, ItemIndex
-from encoders.records import BehaviourEvent
+from streams.messages.records import BehaviourEvent
 
 
 class WindowStream:

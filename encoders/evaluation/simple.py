@@ -26,9 +26,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from encoders.data.split import group_by_user
 from encoders.evaluation.base import F32, EvaluationError, ItemIndex
-from encoders.records import BehaviourEvent
-from encoders.split import group_by_user
+from streams.messages.records import BehaviourEvent
 
 TIE_BREAK = 1e-6
 

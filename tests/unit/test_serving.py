@@ -12,9 +12,10 @@ import torch
 from encoders.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from encoders.config import ModelConfig
 from encoders.model import DriftRecModel, EventTensors
-from encoders.records import ACTIONS, ItemRecord
-from encoders.serving import ServingModel, StepEvent
+from encoders.serving import ServingModel
 from encoders.textenc import TextEncoder
+from profiles.contracts import StepEvent
+from streams.messages.records import ACTIONS, ItemRecord
 from tests.unit.tinylm import build_tiny_model
 
 ITEMS = [

@@ -84,9 +84,13 @@ def test_split_file_and_protocols(tiny_lm: Path, synth_dir: Path, tmp_path: Path
     doc = json.loads(out.read_text())
     assert doc["dataset"]["evaluated_users"] == 1
     assert doc["protocol"]["split"] == "split-file" and doc["stream"] == {}
+    code, output = _eval([*base, "--json", str(out)])
+    assert code == 0, output
+    doc = json.loads(out.read_text())
     by_proto = doc["models"]["pop"]["by_protocol"]
     assert set(by_proto) == {"masked", "unmasked"}  # the default: both
     assert doc["protocol"]["offline_protocols"] == ["masked", "unmasked"]
+    assert doc["models"]["pop"]["NDCG@10"] == by_proto["masked"]["NDCG@10"]  # masked first
     assert "history masked" in output and "history not masked" in output
     code, output = _eval([*base, "--protocol", "unmasked", "--json", str(out)])
     assert code == 0, output

@@ -12,15 +12,15 @@ import pytest
 from encoders.baselines import BaselineConfig
 from encoders.baselines.gru4rec import GRU4Rec
 from encoders.baselines.sasrec import SASRec
+from encoders.data.folder import DataFolder
+from encoders.data.split import leave_last_out
 from encoders.data.synth import SynthSpec, generate
-from encoders.datafolder import DataFolder
 from encoders.evaluation.base import ItemIndex, StreamModel
 from encoders.evaluation.driftrec_model import DriftRecStream
 from encoders.evaluation.offline import replay_histories
 from encoders.evaluation.seqmodels import WindowStream
-from encoders.split import leave_last_out
 from encoders.textenc import TextEncoder
-from encoders.training import TrainConfig, TrainedModel, train_model
+from encoders.training.loop import TrainConfig, TrainedModel, train_model
 from tests.unit.tinylm import build_tiny_model
 
 SPEC = SynthSpec(users=12, items=30, topics=3, min_events=10, max_events=16, image_dim=4)

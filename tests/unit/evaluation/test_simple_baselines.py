@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from encoders.data.split import leave_last_out
 from encoders.evaluation.base import ItemIndex
 from encoders.evaluation.offline import evaluate_offline, replay_histories
 from encoders.evaluation.simple import TIE_BREAK, CoocKNN, RepeatRecency
-from encoders.records import BehaviourEvent, ItemRecord
-from encoders.split import leave_last_out
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 T0 = 1_700_000_000.0
 CATALOG = ItemIndex([ItemRecord(item_id=i, title=f"item {i}") for i in "abcde"])
@@ -56,12 +56,15 @@ def test_repeat_ranks_own_items_by_recency_weighted_frequency() -> None:
 
 
 def test_repeat_wins_unmasked_and_falls_back_masked() -> None:
-    # u buys a, b, a, b, a: valid target b, test target a (a repeat).
-    split = leave_last_out(_events("u", "ababa") + _events("v", "cd", T0 + 5))
+    # u buys b, b, a, a, a: valid target a, test target a (repeats). Test history b b a a:
+    # a scores 1 + 0.98, b 0.96 + 0.94.
+    split = leave_last_out(_events("u", "bbaaa") + _events("v", "cd", T0 + 5))
     model = RepeatRecency(CATALOG, split.train_events())
     result = evaluate_offline(model, split, CATALOG, ks=(1,), protocols=("unmasked", "masked"))
     assert result.by_protocol["unmasked"]["HR@1"] == 1.0  # a is the most recent-frequent
     assert result.ranks_by_protocol["masked"].tolist() == [1]  # b masked; a is the target
+    valid = evaluate_offline(model, split, CATALOG, stage="valid", ks=(1,), mask_history=False)
+    assert valid.ranks.tolist() == [2]  # history b b a: b (0.98 + 0.96) beats a (1)
     assert result.metrics == result.by_protocol["unmasked"]  # the first protocol is primary
 
 

@@ -1,0 +1,246 @@
+"""The data contracts (docs/contracts.md) as typed records, with one validating parser per record.
+
+Data folders (``items.jsonl`` / ``events.jsonl``), the Kafka topics and training from the live
+log all go through :func:`parse_item` and :func:`parse_event`, so a record is valid in one place
+exactly when it is valid in every other. A bad record raises :class:`RecordError` whose ``reason``
+is a short stable slug (for dead-letter records and counters) and whose message says what was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+#: Actions a behaviour event may carry, in a fixed order (their index is the action embedding id).
+ACTIONS: Final[tuple[str, ...]] = (
+    "view",
+    "click",
+    "cart",
+    "purchase",
+    "like",
+    "share",
+    "comment",
+    "search",
+    "skip",
+    "rate",
+)
+
+# Size limits on every input (docs/contracts.md, "Size limits"). They bound the memory one message
+# can take and keep the encoder's work per event predictable.
+MAX_ID_CHARS: Final = 128
+MAX_TEXT_CHARS: Final = 2_000
+MAX_TITLE_CHARS: Final = 500
+MAX_TAGS: Final = 32
+MAX_MODALITIES: Final = 4
+MAX_MODALITY_DIM: Final = 2_048
+MAX_ATTRIBUTES: Final = 32
+MAX_CONTEXT_KEYS: Final = 32
+#: Timestamps are epoch seconds; anything outside [2000-01-01, 2100-01-01) is a producer bug.
+MIN_TS: Final = 946_684_800.0
+MAX_TS: Final = 4_102_444_800.0
+
+
+class RecordError(ValueError):
+    """A record violates its data contract. ``reason`` is a short slug for DLQs and metrics."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """One catalog item (value of the compacted ``items`` topic, a line of ``items.jsonl``)."""
+
+    item_id: str
+    title: str
+    description: str = ""
+    category: str = ""
+    tags: tuple[str, ...] = ()
+    #: Optional extra modality vectors by name, e.g. {"image": (0.1, ...)}; missing ones masked.
+    modalities: Mapping[str, tuple[float, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    #: Optional numeric attributes, e.g. {"price": 2.55}.
+    attributes: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def text(self) -> str:
+        """The text the language model encodes for this item."""
+        parts = [self.title, self.category, " ".join(self.tags), self.description]
+        return ". ".join(p for p in parts if p)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"item_id": self.item_id, "title": self.title}
+        if self.description:
+            out["description"] = self.description
+        if self.category:
+            out["category"] = self.category
+        if self.tags:
+            out["tags"] = list(self.tags)
+        if self.modalities:
+            out["modalities"] = {k: list(v) for k, v in self.modalities.items()}
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviourEvent:
+    """One behaviour event (value of ``behaviour-events``, a line of ``events.jsonl``)."""
+
+    event_id: str
+    user_id: str
+    ts: float
+    action: str
+    item_id: str | None = None
+    text: str | None = None
+    value: float | None = None
+    context: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def action_index(self) -> int:
+        return ACTIONS.index(self.action)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "user_id": self.user_id,
+            "ts": self.ts,
+            "action": self.action,
+        }
+        if self.item_id is not None:
+            out["item_id"] = self.item_id
+        if self.text is not None:
+            out["text"] = self.text
+        if self.value is not None:
+            out["value"] = self.value
+        if self.context:
+            out["context"] = dict(self.context)
+        return out
+
+
+def _require_map(obj: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise RecordError(
+            "not_an_object", f"{what} must be a JSON object, got {type(obj).__name__}"
+        )
+    return obj
+
+
+def _required_id(obj: Mapping[str, Any], key: str) -> str:
+    value = _optional_id(obj, key)
+    if value is None:
+        raise RecordError("missing_field", f"'{key}' is required")
+    return value
+
+
+def _optional_id(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError("bad_type", f"'{key}' must be a non-empty string")
+    if len(value) > MAX_ID_CHARS:
+        raise RecordError("too_long", f"'{key}' is {len(value)} chars, limit {MAX_ID_CHARS}")
+    return value
+
+
+def _text(obj: Mapping[str, Any], key: str, limit: int) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError("bad_type", f"'{key}' must be a string")
+    if len(value) > limit:
+        raise RecordError("too_long", f"'{key}' is {len(value)} chars, limit {limit}")
+    return value
+
+
+def _number(value: object, key: str) -> float:
+    # bool is an int subclass; true/false is never a number in our contracts.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError("bad_type", f"'{key}' must be a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise RecordError("not_finite", f"'{key}' must be finite, got {value!r}")
+    return number
+
+
+def parse_item(obj: object) -> ItemRecord:
+    """Validate one decoded JSON item value and build its record."""
+    m = _require_map(obj, "item")
+    item_id = _required_id(m, "item_id")
+    title = _text(m, "title", MAX_TITLE_CHARS)
+    if not title:
+        raise RecordError("missing_field", "'title' is required and non-empty")
+    tags_raw = m.get("tags", [])
+    if not isinstance(tags_raw, list) or not all(isinstance(t, str) for t in tags_raw):
+        raise RecordError("bad_type", "'tags' must be a list of strings")
+    if len(tags_raw) > MAX_TAGS:
+        raise RecordError("too_long", f"'tags' has {len(tags_raw)} entries, limit {MAX_TAGS}")
+    modalities: dict[str, tuple[float, ...]] = {}
+    for name, vec in _require_map(m.get("modalities", {}), "'modalities'").items():
+        if not isinstance(vec, list) or not 0 < len(vec) <= MAX_MODALITY_DIM:
+            raise RecordError(
+                "bad_type", f"modality '{name}' must be a list of 1..{MAX_MODALITY_DIM}"
+            )
+        modalities[name] = tuple(_number(x, f"modalities.{name}") for x in vec)
+    if len(modalities) > MAX_MODALITIES:
+        raise RecordError("too_long", f"{len(modalities)} modalities, limit {MAX_MODALITIES}")
+    attrs_raw = _require_map(m.get("attributes", {}), "'attributes'")
+    if len(attrs_raw) > MAX_ATTRIBUTES:
+        raise RecordError("too_long", f"{len(attrs_raw)} attributes, limit {MAX_ATTRIBUTES}")
+    attributes = {str(k): _number(v, f"attributes.{k}") for k, v in attrs_raw.items()}
+    return ItemRecord(
+        item_id=item_id,
+        title=title,
+        description=_text(m, "description", MAX_TEXT_CHARS) or "",
+        category=_text(m, "category", MAX_TITLE_CHARS) or "",
+        tags=tuple(tags_raw),
+        modalities=MappingProxyType(modalities),
+        attributes=MappingProxyType(attributes),
+    )
+
+
+def parse_event(obj: object) -> BehaviourEvent:
+    """Validate one decoded JSON behaviour event and build its record.
+
+    Whether ``item_id`` names a known item is the caller's question (it needs the catalog).
+    """
+    m = _require_map(obj, "event")
+    event_id = _required_id(m, "event_id")
+    user_id = _required_id(m, "user_id")
+    if "ts" not in m:
+        raise RecordError("missing_field", "'ts' is required")
+    ts = _number(m["ts"], "ts")
+    if not MIN_TS <= ts < MAX_TS:
+        raise RecordError("bad_timestamp", f"'ts' {ts} is outside [{MIN_TS:.0f}, {MAX_TS:.0f})")
+    action = m.get("action")
+    if not isinstance(action, str):
+        raise RecordError("missing_field", "'action' is required and a string")
+    if action not in ACTIONS:
+        raise RecordError("unknown_action", f"action {action[:40]!r} is not one of {ACTIONS}")
+    item_id = _optional_id(m, "item_id")
+    text = _text(m, "text", MAX_TEXT_CHARS)
+    if item_id is None and not text:
+        raise RecordError("missing_field", "an event needs 'item_id' or 'text'")
+    value = None if m.get("value") is None else _number(m["value"], "value")
+    context = _require_map(m.get("context", {}), "'context'")
+    if len(context) > MAX_CONTEXT_KEYS:
+        raise RecordError(
+            "too_long", f"'context' has {len(context)} keys, limit {MAX_CONTEXT_KEYS}"
+        )
+    return BehaviourEvent(
+        event_id=event_id,
+        user_id=user_id,
+        ts=ts,
+        action=action,
+        item_id=item_id,
+        text=text,
+        value=value,
+        context=MappingProxyType(dict(context)),
+    )
