@@ -62,10 +62,18 @@ def test_repeat_wins_unmasked_and_falls_back_masked() -> None:
     model = RepeatRecency(CATALOG, split.train_events())
     result = evaluate_offline(model, split, CATALOG, ks=(1,), protocols=("unmasked", "masked"))
     assert result.by_protocol["unmasked"]["HR@1"] == 1.0  # a is the most recent-frequent
-    assert result.ranks_by_protocol["masked"].tolist() == [1]  # b masked; a is the target
+    # masked = new-item targets only: a repeat target is not scored (it would be the one history
+    # item left unmasked, a free hit)
+    assert result.ranks_by_protocol["masked"].tolist() == [0]
+    assert (
+        result.by_protocol["masked"]["users"] == 0 and result.by_protocol["unmasked"]["users"] == 1
+    )
     valid = evaluate_offline(model, split, CATALOG, stage="valid", ks=(1,), mask_history=False)
     assert valid.ranks.tolist() == [2]  # history b b a: b (0.98 + 0.96) beats a (1)
     assert result.metrics == result.by_protocol["unmasked"]  # the first protocol is primary
+    fresh = leave_last_out(_events("w", "aabc"))  # test target c is new: scored when masked
+    masked = evaluate_offline(model, fresh, CATALOG, ks=(1,), protocols=("masked",))
+    assert masked.by_protocol["masked"]["users"] == 1 and masked.ranks.tolist() == [2]
 
 
 def test_bad_protocol_is_an_error() -> None:
