@@ -35,6 +35,8 @@ class InterestModel(Protocol):
 
     version: str
     dim: int
+    #: Recent events the model's read-out attends over (0: none); see encoders.readout.
+    attention_window: int
 
     def initial_state(self) -> np.ndarray: ...
     def step(
@@ -43,5 +45,12 @@ class InterestModel(Protocol):
     def update_long_term(
         self, long: np.ndarray, count: np.ndarray, h: np.ndarray
     ) -> np.ndarray: ...
-    def served_interest(self, h: np.ndarray, long: np.ndarray) -> np.ndarray: ...
+    def served_interest(
+        self,
+        h: np.ndarray,
+        long: np.ndarray,
+        window: np.ndarray | None = ...,
+        window_mask: np.ndarray | None = ...,
+    ) -> np.ndarray: ...
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
+    def repeat_bonus(self) -> np.ndarray | None: ...

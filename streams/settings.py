@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = Field(
         default=None, description="Private key (PEM) of the client certificate."
     )
+    kafka_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Longest wait for Kafka to answer before a command gives up (seconds; "
+        "the --timeout option of every command that needs Kafka).",
+    )
 
     # --- The local broker started by `driftrec kafka start` ---
     kafka_port: int = Field(
@@ -108,6 +115,18 @@ class Settings(BaseSettings):
     item_batch_max: int = Field(default=256, ge=1, description="Items embedded per batch.")
     top_k: int = Field(default=10, ge=1, le=1000, description="Items per published list.")
     recent_window: int = Field(default=20, ge=1, le=200, description="Recent events kept per user.")
+    exclude: Literal["recent", "consumed", "none"] = Field(
+        default="recent",
+        description="What lists leave out: the recent window's items, everything consumed (the "
+        "window exactly + a per-user Bloom filter of older items), or nothing (profiles.consumed).",
+    )
+    exclude_filter_bytes: int = Field(
+        default=128,
+        ge=8,
+        le=4096,
+        description="Bloom filter size per profile under exclude=consumed (128 bytes, 4 hashes: "
+        "~1 % false positives at 100 items beyond the window).",
+    )
     commit_interval_s: float = Field(
         default=1.0, gt=0, description="How often consumed offsets are committed (seconds)."
     )

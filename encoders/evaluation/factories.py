@@ -49,7 +49,7 @@ def _train(ctx: EvalContext, kind: str) -> Any:
     if not opts.train_missing:
         raise EvaluationError(
             f"{kind}: no checkpoint (give --model or --checkpoints DIR with {kind}/ inside, "
-            f"or train one: driftrec train --model {kind} --data DIR --out DIR)"
+            f"or train one: driftrec train --kind {kind} --data DIR --out DIR)"
         )
     tc = TrainConfig.for_kind(
         kind, device=opts.device, progress=opts.progress, epochs=opts.train_epochs
@@ -96,7 +96,11 @@ def default_encoder(ctx: EvalContext) -> TextEncodeFn:
 def _driftrec(ctx: EvalContext) -> StreamModel:
     from encoders.evaluation.driftrec_model import DriftRecStream
 
-    return DriftRecStream(serving_model(ctx), ctx.catalog)
+    # The repeat bonus only moves history items: the masked protocol removes them (and scores only
+    # new-item targets), so one set of scores with the bonus serves both protocols.
+    return DriftRecStream(
+        serving_model(ctx), ctx.catalog, repeat="unmasked" in ctx.options.protocols
+    )
 
 
 def _sequential(kind: str) -> ModelFactory:

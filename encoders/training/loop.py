@@ -103,8 +103,10 @@ class TrainConfig:
     negatives: int = 2048
     #: driftrec: add an item-ID embedding to the content tower (new items fall back to content).
     item_ids: bool = True
-    #: driftrec's served interest is unit-length, so its logits u·v are divided by this during
-    #: training to make the softmax sharp enough to learn from (a ranking is unchanged by it).
+    #: driftrec with scoring="cosine": its served interest is unit-length, so its logits u·v are
+    #: divided by this during training to make the softmax sharp enough to learn from (a ranking
+    #: is unchanged by it). Not used with scoring="dot". The repeat bonus (repeat_window > 0) is
+    #: learned with the full softmax only (catalogs up to full_softmax_max_items).
     temperature: float = 0.1
     #: Mask each user's history from the validation ranking that early stopping reads (driftrec
     #: default); the baselines follow RecBole, which masks nothing for sequential models.
@@ -279,13 +281,19 @@ def _batch_loss(
 ) -> torch.Tensor:
     vecs = net.item_matrix()  # (N, D)
     users = net(ev, vecs)  # (B, T, D)
+    recent = None
     if isinstance(net, DriftRecAdapter):
-        users = users / tc.temperature
+        if net.net.config.scoring == "cosine":
+            users = users / tc.temperature
+        recent = net.net.recent_items(ev.item)  # (B, T, R) or None
     sel = targets >= 0
     u, y = users[sel], targets[sel]  # (P, D), (P,)
     n = vecs.shape[0]
     if n <= tc.full_softmax_max_items:
-        return nn.functional.cross_entropy(u @ vecs.T, y)  # (P, N) full softmax
+        logits = u @ vecs.T  # (P, N) full softmax
+        if recent is not None and isinstance(net, DriftRecAdapter):
+            logits = net.net.add_repeat_bonus(logits, recent[sel])
+        return nn.functional.cross_entropy(logits, y)
     neg = torch.randint(0, n, (tc.negatives,), generator=gen).to(u.device)  # (K,)
     pos = (u * vecs[y]).sum(-1, keepdim=True)  # (P, 1)
     logits = (u @ vecs[neg].T).masked_fill(neg.unsqueeze(0) == y.unsqueeze(1), -1e9)  # (P, K)

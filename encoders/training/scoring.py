@@ -22,6 +22,7 @@ from encoders.baselines import BaselineConfig
 from encoders.config import ModelConfig
 from encoders.data.split import Split, Stage
 from encoders.evaluation.ranking import ranking_metrics
+from encoders.model import DriftRecModel
 from encoders.training.batching import collate, gaps_seconds
 from streams.messages.records import BehaviourEvent
 
@@ -34,10 +35,10 @@ F32 = npt.NDArray[np.float32]
 def evaluate_split(
     trained: TrainedModel, split: Split, stage: Stage = "valid", *, mask_history: bool = True
 ) -> dict[str, float]:
-    """Full-ranking HR/NDCG/MRR@{5,10,20} of ``trained`` on ``split``'s ``stage`` targets
-    (``mask_history``: each user's history items are removed from the ranking, target excepted)."""
+    """Full-ranking HR/NDCG/MRR@{5,10,20} of ``trained`` on ``split``'s ``stage`` targets;
+    history items masked (and no repeat bonus), or kept (with driftrec's repeat bonus)."""
     histories = [u.history(stage) for u in split.users]
-    scores = trained.score_users(histories)
+    scores = score_histories(trained, histories, repeat=not mask_history)
     targets = [trained.catalog.index[u.target(stage)] for u in split.users]
     exclude = None
     if mask_history:
@@ -45,8 +46,11 @@ def evaluate_split(
     return ranking_metrics(scores, targets, exclude)
 
 
-def score_histories(trained: TrainedModel, histories: Sequence[Sequence[BehaviourEvent]]) -> F32:
-    """(U, N) scores of every catalog item after each history (see the module docstring)."""
+def score_histories(
+    trained: TrainedModel, histories: Sequence[Sequence[BehaviourEvent]], *, repeat: bool = False
+) -> F32:
+    """(U, N) scores of every catalog item after each history (see the module docstring);
+    ``repeat``: add driftrec's learned repeat bonus (for rankings that keep history items)."""
     net, device = trained.net, trained.device
     config = trained.config
     cap = config.max_len if isinstance(config, BaselineConfig) else None
@@ -65,8 +69,14 @@ def score_histories(trained: TrainedModel, histories: Sequence[Sequence[Behaviou
             ev = collate(part, gaps, trained.catalog, text_dim, lookup).to(device)
             users = net(ev, vecs)  # (B, T, D)
             last = torch.tensor([len(s) - 1 for s in part], device=device)
-            u = users[torch.arange(len(part), device=device), last]  # (B, D)
-            out[rows] = (u @ vecs.T).float().cpu().numpy()
+            pick = torch.arange(len(part), device=device)
+            scores = users[pick, last] @ vecs.T  # (B, N)
+            inner = net.inner()
+            if repeat and isinstance(inner, DriftRecModel):
+                recent = inner.recent_items(ev.item)  # (B, T, R) or None
+                if recent is not None:
+                    scores = inner.add_repeat_bonus(scores, recent[pick, last])
+            out[rows] = scores.float().cpu().numpy()
     net.train(was_training)
     return out
 

@@ -167,6 +167,8 @@ class LoopRuntime(Runtime):
             self.settings.policy_config(),
             top_k=self.settings.top_k,
             window=self.settings.recent_window,
+            exclude=self.settings.exclude,
+            filter_bytes=self.settings.exclude_filter_bytes,
         )
         self._embed(engine, list(records))
         return engine

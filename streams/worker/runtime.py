@@ -101,6 +101,8 @@ class Runtime:
             self.settings.policy_config(),
             top_k=self.settings.top_k,
             window=self.settings.recent_window,
+            exclude=self.settings.exclude,
+            filter_bytes=self.settings.exclude_filter_bytes,
         )
         self.metrics.model.info({"version": model.version, "device": str(model.device)})
         log.info(

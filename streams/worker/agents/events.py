@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.faustcompat.acks import start_offset
+from streams.faustcompat.offsets import start_offset
 from streams.faustcompat.ordering import InOrderGate, held_counter
 from streams.worker.agents.batch import EventsBatch
 from streams.worker.app import app, events_topic, metrics, profiles, runtime, settings

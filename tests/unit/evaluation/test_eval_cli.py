@@ -36,7 +36,7 @@ def test_eval_writes_table_json_and_chart(tiny_lm: Path, synth_dir: Path, tmp_pa
     out = tmp_path / "res.json"
     code, output = _eval(
         ["--data", str(synth_dir), "--train-epochs", "1", "--text-encoder", str(tiny_lm),
-         "--device", "cpu", "--k", "5,10", "--json", str(out)]
+         "--device", "cpu", "--k", "5,10", "--json-out", str(out)]
     )  # fmt: skip
     assert code == 0, output
     assert "offline (leave-last-out, test" in output and "stream replay" in output
@@ -79,12 +79,12 @@ def test_split_file_and_protocols(tiny_lm: Path, synth_dir: Path, tmp_path: Path
     split.write_text(json.dumps({user: {"valid": items[3], "test": items[5]}}))
     base = ["--data", str(synth_dir), "--models", "pop", "--no-stream", "--k", "10"]
     out = tmp_path / "s.json"
-    code, output = _eval([*base, "--split-file", str(split), "--json", str(out)])
+    code, output = _eval([*base, "--split-file", str(split), "--json-out", str(out)])
     assert code == 0, output
     doc = json.loads(out.read_text())
     assert doc["dataset"]["evaluated_users"] == 1
     assert doc["protocol"]["split"] == "split-file" and doc["stream"] == {}
-    code, output = _eval([*base, "--json", str(out)])
+    code, output = _eval([*base, "--json-out", str(out)])
     assert code == 0, output
     doc = json.loads(out.read_text())
     by_proto = doc["models"]["pop"]["by_protocol"]
@@ -92,14 +92,14 @@ def test_split_file_and_protocols(tiny_lm: Path, synth_dir: Path, tmp_path: Path
     assert doc["protocol"]["offline_protocols"] == ["masked", "unmasked"]
     assert doc["models"]["pop"]["NDCG@10"] == by_proto["masked"]["NDCG@10"]  # masked first
     assert "history masked" in output and "history not masked" in output
-    code, output = _eval([*base, "--protocol", "unmasked", "--json", str(out)])
+    code, output = _eval([*base, "--protocol", "unmasked", "--json-out", str(out)])
     assert code == 0, output
     doc = json.loads(out.read_text())
     assert doc["protocol"]["mask_history"] is False
     assert list(doc["models"]["pop"]["by_protocol"]) == ["unmasked"]
     unmasked = doc["models"]["pop"]["NDCG@10"]
     assert unmasked == by_proto["unmasked"]["NDCG@10"]
-    code, output = _eval([*base, "--no-mask-history", "--json", str(out)])  # deprecated alias
+    code, output = _eval([*base, "--no-mask-history", "--json-out", str(out)])  # deprecated alias
     assert code == 0 and "deprecated" in output
     assert json.loads(out.read_text())["protocol"]["offline_protocols"] == ["unmasked"]
 
