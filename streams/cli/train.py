@@ -43,14 +43,14 @@ from streams.cli.options import bootstrap_option, make_settings, setting_default
     "--epochs",
     type=int,
     default=None,
-    help="Most epochs; early stopping usually ends sooner [driftrec 30, baselines 300].",
+    help="Most epochs; early stopping usually ends sooner [driftrec 15, baselines 300].",
 )
 @click.option("--seed", type=int, default=0, help="Seed: same seed, data and device, same model.")
 @click.option(
     "--batch-size",
     type=int,
     default=None,
-    help="Per step: driftrec user windows [64]; baselines prefix samples [256].",
+    help="Per step: driftrec user windows [16]; baselines prefix samples [256].",
 )
 @click.option(
     "--lr", type=float, default=None, help="driftrec: peak AdamW rate; baselines: Adam [1e-3]."
@@ -59,7 +59,7 @@ from streams.cli.options import bootstrap_option, make_settings, setting_default
     "--patience",
     type=int,
     default=None,
-    help="Epochs without a better valid NDCG@10 [driftrec 3, baselines 10 as RecBole].",
+    help="Epochs without a better valid NDCG@10 [driftrec 5, baselines 10 as RecBole].",
 )
 @click.option(
     "--device",
@@ -123,7 +123,7 @@ def train_cmd(
             since_s,
             0.2,
             0.0,
-            epochs or 30,
+            epochs or 15,
             seed,
             device,
             no_progress,
