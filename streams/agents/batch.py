@@ -17,10 +17,11 @@ from typing import Any
 from encoders.records import RecordError
 from profiles.engine import BatchResult, Incoming
 from profiles.errors import ProfileError
-from profiles.profile import UserProfile, source_key
+from profiles.profile import UserProfile
 from streams.codec import dead_letter, decode_event, encode_json
 from streams.eventctx import as_current
 from streams.metrics import Metrics
+from streams.placement import origin
 from streams.runtime import Runtime
 from streams.settings import Settings
 
@@ -53,7 +54,8 @@ class EventsBatch:
             except RecordError as exc:
                 await self._dead_letter(dlq, ev, exc.reason, str(exc))
                 continue
-            incoming.append(Incoming(event, source_key(msg.topic, msg.partition), msg.offset, ref))
+            source, offset = origin(msg)  # a forwarded copy counts at its original's position
+            incoming.append(Incoming(event, source, offset, ref))
         stored: dict[str, UserProfile | None] = {}
         for inc in incoming:
             user = inc.event.user_id
