@@ -76,9 +76,12 @@ def test_events_wait_for_their_item(
         worker.wait_catalog(len(items))
 
         # 1. Ten new items, each with an event on it stamped the same millisecond (half of the
-        #    events sent before their item, half after).
+        #    events sent before their item, half after), behind 1,000 other new items that the
+        #    catalog has to take in first.
         same = [ev(f"same{k}", f"new{k}", "0") for k in range(10)]
         now_ms = int(time.time() * 1000)
+        for k in range(1000):
+            put_item(f"bulk{k}", now_ms)
         for k, e in enumerate(same):
             if k % 2:
                 put_event(e, now_ms)
