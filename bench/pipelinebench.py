@@ -34,7 +34,7 @@ WARMUP_EVENTS = 200
 
 
 def sample_list_bytes(k: int = SAMPLE_K) -> int:
-    """Bytes of a recommendations message (DESIGN.md contract) with ``k`` items."""
+    """Bytes of a recommendations message (docs/contracts.md) with ``k`` items."""
     msg = {
         "user_id": "u0000123",
         "items": [{"item_id": f"i{i:07d}", "score": 0.123457, "because": None} for i in range(k)],

@@ -1,4 +1,4 @@
-"""The benchmark report: its JSON skeleton, the targets of issue 6, and the markdown table.
+"""The benchmark report: its JSON skeleton, the performance targets, and the markdown table.
 
 The JSON always carries every headline key (``throughput``, ``latency_ms``,
 ``incremental_vs_recompute``, ``batching_ratio``, ``profile_bytes``, ``machine``); a figure whose
@@ -31,7 +31,7 @@ def skeleton() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Target:
-    """One target of issue 6: where its figure lives in the report and the goal it must meet."""
+    """One performance target: where its figure lives in the report and the goal it must meet."""
 
     name: str
     goal: str

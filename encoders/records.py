@@ -1,4 +1,4 @@
-"""The data contracts of DESIGN.md as typed records, with one validating parser per record.
+"""The data contracts (docs/contracts.md) as typed records, with one validating parser per record.
 
 Data folders (``items.jsonl`` / ``events.jsonl``), the Kafka topics and training from the live
 log all go through :func:`parse_item` and :func:`parse_event`, so a record is valid in one place
@@ -28,8 +28,8 @@ ACTIONS: Final[tuple[str, ...]] = (
     "rate",
 )
 
-# Size limits on every input (documented in the README's "Guarantees"). They bound the memory one
-# message can take and keep the encoder's work per event predictable.
+# Size limits on every input (docs/contracts.md, "Size limits"). They bound the memory one message
+# can take and keep the encoder's work per event predictable.
 MAX_ID_CHARS: Final = 128
 MAX_TEXT_CHARS: Final = 2_000
 MAX_TITLE_CHARS: Final = 500

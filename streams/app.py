@@ -1,6 +1,6 @@
 """The driftrec Faust app: ``faust -A streams.app worker`` or ``driftrec worker``.
 
-Topics (DESIGN.md data contracts), the two tables (per-user profiles, partitioned like the events
+Topics (docs/contracts.md), the two tables (per-user profiles, partitioned like the events
 topic; the global catalog, every worker holds all of it) and the worker runtime are declared here;
 agents and web views live in their own modules and register on import at the bottom.
 """

@@ -30,24 +30,41 @@ class Settings(BaseSettings):
     )
 
     # --- Kafka connection (all clients: Faust worker, CLI producers and consumers) ---
-    bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
-    kafka_ssl_certfile: Path | None = None
-    kafka_ssl_keyfile: Path | None = None
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        description="Kafka bootstrap servers (host:port, comma separated).",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol of every client."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (with a SASL_* protocol)."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA certificates (PEM) that sign the brokers' certificates."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (PEM) for TLS client authentication."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="Private key (PEM) of the client certificate."
+    )
 
     # --- The local broker started by `driftrec kafka start` ---
-    kafka_port: int = Field(default=9092, ge=1, le=65535)
+    kafka_port: int = Field(
+        default=9092, ge=1, le=65535, description="Client port of the local broker."
+    )
     kafka_controller_port: int | None = Field(
         default=None, ge=1, le=65535, description="Defaults to kafka_port + 1."
     )
     kafka_heap: str = Field(default="512m", description="Broker JVM heap (-Xmx).")
-    kafka_start_timeout_s: float = Field(default=90.0, gt=0)
+    kafka_start_timeout_s: float = Field(
+        default=90.0, gt=0, description="Longest wait for the local broker to answer (seconds)."
+    )
 
-    # --- Topics (DESIGN.md data contracts); the worker creates them ---
+    # --- Topics (docs/contracts.md); the worker creates them ---
     events_topic: str = Field(default="behaviour-events", description="Events (key user_id).")
     items_topic: str = Field(default="items", description="Compacted catalog (key item_id).")
     recommendations_topic: str = Field(default="recommendations", description="Published lists.")
@@ -55,7 +72,9 @@ class Settings(BaseSettings):
     partitions: int = Field(
         default=4, ge=1, le=1024, description="Partitions of the events and recommendations topics."
     )
-    replication_factor: int = Field(default=1, ge=1)
+    replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor of the topics driftrec creates."
+    )
     max_message_bytes: int = Field(
         default=65_536, ge=1024, description="Larger messages are dead-lettered as too_large."
     )
@@ -63,7 +82,7 @@ class Settings(BaseSettings):
     # --- The worker (Faust app) ---
     app_id: str = Field(default="driftrec", description="Faust app id = Kafka consumer group.")
     web_host: str = Field(default="127.0.0.1", description="HTTP bind address (views, /metrics).")
-    web_port: int = Field(default=6066, ge=1, le=65535)
+    web_port: int = Field(default=6066, ge=1, le=65535, description="HTTP port (views, /metrics).")
     data_dir: Path | None = Field(
         default=None, description="RocksDB table folder; default <home>/worker-<web_port>."
     )
@@ -72,7 +91,8 @@ class Settings(BaseSettings):
     )
     device: str = Field(default="auto", description="auto (cuda when present), cpu or cuda[:N].")
     text_encoder: str | None = Field(
-        default=None, description="Hugging Face model path; default: the packaged MiniLM."
+        default=None,
+        description="Text encoder: local folder or Hugging Face id; default: the packaged MiniLM.",
     )
     torch_threads: int = Field(
         default=1,

@@ -7,6 +7,7 @@ from importlib.metadata import version
 import click
 
 from streams.cli.bench import bench
+from streams.cli.config import config
 from streams.cli.data import data
 from streams.cli.eval import eval_cmd
 from streams.cli.forget import forget
@@ -34,6 +35,7 @@ cli.add_command(models)
 cli.add_command(train_cmd)
 cli.add_command(trainer)
 cli.add_command(forget)
+cli.add_command(config)
 for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
     cli.add_command(_command)
 

@@ -1,4 +1,4 @@
-"""The continuous learning loop on the real broker, with a real worker subprocess (issue 8).
+"""The continuous learning loop on the real broker, with a real worker subprocess.
 
 Traffic flows; a drifted synthetic population lowers the live hit rate; the trainer sees it on the
 worker's metrics, retrains from Kafka alone and promotes the better model; the worker swaps without
