@@ -1,7 +1,7 @@
 """Synthetic but valid catalog and behaviour events for the benchmarks (seeded, deterministic).
 
-Every record goes through the shared contracts of ``encoders.records`` so that the workers see
-exactly what a producer would send. Users drift between categories now and then, so that the
+Every record goes through the shared contracts of ``streams.messages.records`` so that the workers
+see exactly what a producer would send. Users drift between categories now and then, so that the
 policy's drift trigger has something to react to.
 """
 
@@ -11,7 +11,7 @@ import json
 import random
 from collections.abc import Iterator
 
-from encoders.records import BehaviourEvent, ItemRecord
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 CATEGORIES = (
     "books",

@@ -1,6 +1,6 @@
 """Kafka plumbing of the benchmarks: a real broker, topics, bulk and paced producers, readers.
 
-The broker is the project's own local Kafka (``streams.localkafka``) started on free ports in a
+The broker is the project's own local Kafka (``ops.localkafka.launcher``) started on free ports in a
 temporary folder, exactly like the test fixture, unless a running broker is named explicitly.
 Producers and readers use kafka-python in the benchmark process; workers run in subprocesses.
 """
@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from bench.errors import BenchError
-from streams.localkafka import LocalBroker, free_port, metadata_ok
+from ops.localkafka.launcher import LocalBroker, free_port, metadata_ok
 from streams.settings import Settings
 
 

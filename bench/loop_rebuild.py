@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from encoders.records import ItemRecord
-from encoders.serving import ItemEmbedding, ServingModel
+from encoders.serving import ServingModel
+from profiles.contracts import ItemEmbedding
 from profiles.profile import RecentEvent, UserProfile
 from profiles.rebuild import rebuild
 from profiles.retrieval import ItemIndex
+from streams.messages.records import ItemRecord
 
 
 def _profiles(n: int, window: int, items: int, model: ServingModel, seed: int) -> list[UserProfile]:

@@ -33,8 +33,8 @@ import numpy as np
 
 from bench.workers import WorkerProcess, get_view
 from encoders.data.synth import SynthSpec, generate
-from encoders.records import BehaviourEvent, ItemRecord
 from profiles.hitrate import HitTracker
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 Say = Callable[[str], None]
 

@@ -32,18 +32,18 @@ from bench.loop_recovery import (
     say_nothing,
 )
 from bench.workers import WorkerProcess
-from encoders.datafolder import DataFolder
-from encoders.records import BehaviourEvent
-from encoders.registry import ModelEntry
-from encoders.training import TrainConfig, train_model
-from streams.codec import encode_json
-from streams.localkafka import free_port
-from streams.loop.candidate import make_encoder, run_round
-from streams.loop.logdata import read_log
-from streams.loop.service import TrainerService
-from streams.registry import Registry, ensure_registry_topic
+from encoders.data.folder import DataFolder
+from encoders.training.loop import TrainConfig, train_model
+from ops.localkafka.launcher import free_port
+from streams.messages.codec import encode_json
+from streams.messages.records import BehaviourEvent
+from streams.registry.state import ModelEntry
+from streams.registry.transport import Registry, ensure_registry_topic
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from streams.trainer.candidate import make_encoder, run_round
+from streams.trainer.logdata import read_log
+from streams.trainer.service import TrainerService
 
 
 @dataclass

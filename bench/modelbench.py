@@ -23,10 +23,11 @@ from bench.ann import IVFIndex, clustered_vectors, exact_top_k, recall_at_k
 from bench.events import make_items
 from bench.stats import time_per_call
 from encoders.model import EventTensors
-from encoders.records import ACTIONS, BehaviourEvent
-from encoders.serving import ItemEmbedding, ServingModel, StepEvent
+from encoders.serving import ServingModel
+from profiles.contracts import ItemEmbedding, StepEvent
 from profiles.profile import Applied, RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query
+from streams.messages.records import ACTIONS, BehaviourEvent
 
 if TYPE_CHECKING:
     from bench.suite import Context
@@ -327,7 +328,7 @@ def retrieval(ctx: Context) -> dict[str, Any]:
 def _sample_events() -> list[BehaviourEvent]:
     """The shipped Online Retail sample's events (empty when this install has no sample)."""
     try:
-        from encoders.datafolder import read_folder
+        from encoders.data.folder import read_folder
         from encoders.samples import sample_path
 
         return list(read_folder(sample_path()).events)
@@ -426,9 +427,9 @@ def engine(ctx: Context) -> dict[str, Any]:
     Kafka, at several micro-batch sizes (profiles kept as objects; one list per event, as in the
     pipeline runs). Shows what batching buys where the model works, and the ceiling that the
     model side puts on a worker's throughput."""
-    from encoders.records import parse_event
     from profiles.engine import Engine, Incoming
     from profiles.policy import PolicyConfig
+    from streams.messages.records import parse_event
 
     cfg = ctx.config
     model = _model(ctx)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import modelbench, pipelinebench
-from bench import report as rpt
+from bench import resultdoc as rpt
 from bench.config import BenchConfig
 from bench.errors import BenchError, SectionSkipped
 from bench.kafkaio import Broker, bench_broker
@@ -108,7 +108,7 @@ def run_suite(
     py_spy: str | None = None,
     artifacts: Path | None = None,
 ) -> dict[str, Any]:
-    """Run ``config.sections`` and return the report (see :mod:`bench.report`).
+    """Run ``config.sections`` and return the report (see :mod:`bench.resultdoc`).
 
     ``py_spy`` is the py-spy executable for the opt-in ``profile`` section, which keeps its raw
     samples in ``artifacts`` (default: the suite's temporary folder, removed at the end).

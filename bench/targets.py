@@ -25,8 +25,8 @@ from bench.events import encode_item
 from bench.kafkaio import create_topics, group_members, produce_all
 from bench.passthrough import PassthroughConfig, worker_env
 from bench.workers import WorkerProcess, python_module
-from encoders.records import ItemRecord
-from streams.localkafka import free_port
+from ops.localkafka.launcher import free_port
+from streams.messages.records import ItemRecord
 
 #: Worker log level. Not "warn": at WARN and above, Faust's worker attaches its terminal spinner
 #: and sets the root logger to DEBUG, so every aiokafka debug call builds a LogRecord (about 10 %
@@ -220,7 +220,7 @@ class Driftrec:
 def driftrec_target(home: Path, items: Sequence[ItemRecord], **overrides: Any) -> Driftrec:
     """The driftrec worker as a target; SectionSkipped when this install has no worker."""
     try:
-        import streams.app  # noqa: F401 - only checks that the worker is importable
+        import streams.worker.app  # noqa: F401 - only checks that the worker is importable
     except ImportError as exc:
         raise SectionSkipped(f"the driftrec worker cannot be imported here: {exc}") from exc
     return Driftrec(home, items, overrides)

@@ -6,7 +6,10 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from encoders.records import ACTIONS
+from streams.messages.records import ACTIONS
+
+#: Longest recent-event window a read-out may use (a stored profile keeps 20 events by default).
+MAX_WINDOW = 20
 
 
 class ConfigError(ValueError):
@@ -28,7 +31,7 @@ class ModelConfig:
     #: recent-event window) under 2 KiB; larger buys little on catalogs of a few thousand items.
     dim: int = 64
     action_dim: int = 16
-    #: Size of the action vocabulary (encoders.records.ACTIONS; an event's action_index).
+    #: Size of the action vocabulary (streams.messages.records.ACTIONS; an event's action_index).
     n_actions: int = len(ACTIONS)
     #: Optional item modality vectors as (name, width), e.g. (("image", 32),); missing ones masked.
     modalities: tuple[tuple[str, int], ...] = ()
@@ -48,6 +51,16 @@ class ModelConfig:
     #: Weight of the short-term interest (h) in the served interest; the rest is long-term. Mostly
     #: short-term, because following a move quickly is the point; the long-term part steadies it.
     short_weight: float = 0.7
+    #: Learn the short-/long-term weight (initialised at ``short_weight``) instead of fixing it.
+    learn_mix: bool = False
+    #: "cosine": unit-length user vector, logits divided by a temperature in training;
+    #: "dot": raw inner products of the user vector and the item vectors.
+    scoring: Literal["cosine", "dot"] = "cosine"
+    #: Events of the recent window an attention read-out looks at (0 = none); at most the
+    #: profile's window. Work per event O(window · dim).
+    attention_window: int = 0
+    #: Recent events whose items get a learned repeat bonus in the scores (0 = none).
+    repeat_window: int = 0
 
     def __post_init__(self) -> None:
         for name in ("text_dim", "dim", "action_dim", "n_actions"):
@@ -70,6 +83,12 @@ class ModelConfig:
             raise ConfigError(f"long_term must be 'mean' or 'ema', got {self.long_term!r}")
         if not self.half_life_events > 0:
             raise ConfigError(f"half_life_events must be > 0, got {self.half_life_events!r}")
+        if self.scoring not in ("cosine", "dot"):
+            raise ConfigError(f"scoring must be 'cosine' or 'dot', got {self.scoring!r}")
+        for name in ("attention_window", "repeat_window"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= MAX_WINDOW:
+                raise ConfigError(f"{name} must be an int in [0, {MAX_WINDOW}], got {value!r}")
         if not 0.0 <= self.short_weight <= 1.0:
             raise ConfigError(f"short_weight must be in [0, 1], got {self.short_weight!r}")
 

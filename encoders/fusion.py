@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from encoders.config import ModelConfig
-from encoders.records import ItemRecord
+from streams.messages.records import ItemRecord
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from torch import nn
 
 from encoders.config import ModelConfig
 from encoders.fusion import EventFusion, ItemTower
-from encoders.interest import InterestLSTM, long_term_sequence, served_interest
+from encoders.interest import InterestLSTM, long_term_sequence
+from encoders.readout import Readout, repeat_scores, sliding_window
 
 
 @dataclass
@@ -43,6 +44,7 @@ class DriftRecModel(nn.Module):
         self.tower = ItemTower(config)
         self.fusion = EventFusion(config)
         self.lstm = InterestLSTM(config)
+        self.readout = Readout(config)
 
     def item_vectors(self, features: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
         vecs: torch.Tensor = self.tower(features, ids)  # (N, D)
@@ -80,7 +82,38 @@ class DriftRecModel(nn.Module):
         """
         x = self.fuse(ev, features, vecs)  # (B, T, D)
         h, _ = self.lstm(x)  # (B, T, D)
-        return h, served_interest(h, long_term_sequence(h, self.config), self.config)
+        long = long_term_sequence(h, self.config)
+        win = wmask = None
+        if self.config.attention_window:
+            has_item = ev.item >= 0
+            rows = vecs[ev.item.clamp(min=0)] * has_item.unsqueeze(-1).to(vecs.dtype)  # (B, T, D)
+            win, wmask = sliding_window(rows, has_item, self.config.attention_window)
+        return h, self.readout(h, long, win, wmask)
+
+    def serve(
+        self,
+        h: torch.Tensor,
+        long: torch.Tensor,
+        window: torch.Tensor | None = None,
+        window_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The user vector (B, D) from h, P (B, D) and the recent window (B, W, D), (B, W)."""
+        u: torch.Tensor = self.readout(h, long, window, window_mask)
+        return u
+
+    def recent_items(self, item: torch.Tensor) -> torch.Tensor | None:
+        """Event items (B, T) -> per position the last ``repeat_window`` items, most recent first
+        (B, T, R), -1 = none; None when the repeat bonus is off."""
+        r = self.config.repeat_window
+        if not r:
+            return None
+        win, _ = sliding_window((item + 1).unsqueeze(-1).float(), item >= 0, r)
+        return win.squeeze(-1).long() - 1
+
+    def add_repeat_bonus(self, scores: torch.Tensor, recent: torch.Tensor) -> torch.Tensor:
+        """scores (P, N), recent (P, R) -> scores with the learned repeat bonus (no-op when off)."""
+        bonus = self.readout.repeat_bonus()
+        return scores if bonus is None else repeat_scores(scores, recent, bonus)
 
     def step_events(
         self, x: torch.Tensor, state: torch.Tensor

@@ -8,8 +8,13 @@
     states, h = model.step(states, events)              # (B, S) + one StepEvent per row
                                                         #   -> (B, S), (B, D)
     long = model.update_long_term(long, count, h)       # (B, D): running mean or EMA of h
-    interest = model.served_interest(h, long)           # (B, D), L2-normalised
+    interest = model.served_interest(h, long, window, window_mask)
+                                                        # (B, D); window (B, W, D): item vectors
+                                                        #   of the last W events, newest first
+                                                        #   (W = model.attention_window; 0: None)
     scores = model.score(interest, item_matrix)         # (B, D) x (N, D) -> (B, N)
+    bonus = model.repeat_bonus()                        # (R,) added to an item seen k events
+                                                        #   ago, or None
 
 * ``model_dir=None`` runs an *untrained* model (seeded, deterministic) and logs a loud warning.
 * ``version`` is the checkpoint's content id (``m-<sha256[:12]>``) or ``untrained-<seed>-<hash>``;
@@ -26,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +40,12 @@ import torch
 from encoders.checkpoint import CheckpointError, load_checkpoint
 from encoders.config import ModelConfig
 from encoders.fusion import item_features
-from encoders.interest import served_interest, update_long_term
+from encoders.interest import update_long_term
 from encoders.model import DriftRecModel
-from encoders.records import ACTIONS, ItemRecord
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder, resolve_device
+from profiles.contracts import ItemEmbedding, StepEvent
+from streams.messages.records import ACTIONS, ItemRecord
 
 log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
@@ -51,21 +56,6 @@ def _tensor(a: npt.ArrayLike, dtype: npt.DTypeLike | None = None) -> torch.Tenso
     """A tensor owning a copy: inputs may be read-only views (np.frombuffer on stored profiles),
     which torch.from_numpy would share and warn about."""
     return torch.from_numpy(np.array(a, dtype=dtype, copy=True))
-
-
-@dataclass(frozen=True)
-class ItemEmbedding:
-    item_id: str
-    features: F32  # (F,) fused item input features (text + masked modalities + attributes)
-    vec: F32  # (D,) item-tower vector in the interest space, used for retrieval
-
-
-@dataclass(frozen=True)
-class StepEvent:
-    action: str  # one of encoders.records.ACTIONS
-    gap_s: float  # seconds since this user's previous applied event (0.0 for the first)
-    item: ItemEmbedding | None  # None for item-less events (a search with only text)
-    text: str | None  # the event's free text, encoded inside step() in one batched call
 
 
 class ServingModel:
@@ -93,6 +83,7 @@ class ServingModel:
         self.dim = net.config.dim
         self.state_dim = net.config.state_dim
         self.feature_dim = net.config.feature_dim
+        self.attention_window = net.config.attention_window
         self._id_index = {item_id: i for i, item_id in enumerate(item_ids)}
 
     @classmethod
@@ -224,10 +215,27 @@ class ServingModel:
         )
         return out.numpy().astype(np.float32)
 
-    def served_interest(self, h: F32, long: F32) -> F32:
-        """(B, D), (B, D) -> (B, D) L2-normalised mix of short- and long-term interest."""
-        out = served_interest(_tensor(h, np.float32), _tensor(long, np.float32), self.config)
-        return out.numpy().astype(np.float32)
+    def served_interest(
+        self,
+        h: F32,
+        long: F32,
+        window: F32 | None = None,
+        window_mask: npt.NDArray[np.bool_] | None = None,
+    ) -> F32:
+        """(B, D), (B, D) [, window (B, W, D), mask (B, W)] -> the user vector (B, D)."""
+        dev = self.device
+        win = None if window is None else _tensor(window, np.float32).to(dev)
+        mask = None if window_mask is None else _tensor(window_mask, np.bool_).to(dev)
+        with torch.inference_mode():
+            out = self.net.serve(
+                _tensor(h, np.float32).to(dev), _tensor(long, np.float32).to(dev), win, mask
+            )
+        return out.float().cpu().numpy()
+
+    def repeat_bonus(self) -> F32 | None:
+        """(R,) learned score bonus of an item seen k events ago (k = 0: the last), or None."""
+        bonus = self.net.readout.repeat_bonus()
+        return None if bonus is None else bonus.detach().float().cpu().numpy()
 
     def score(self, users: F32, items: F32) -> F32:
         """users (B, D) x items (N, D) -> (B, N) inner products (on the device)."""

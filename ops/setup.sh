@@ -6,7 +6,7 @@
 #    and shared by every checkout (CI clones included) until the lock changes.
 #  * Each checkout gets a thin .venv that sees the cached dependencies through a .pth file and holds
 #    only driftrec itself (editable), so two clones never fight over one install.
-#  * The Kafka broker jars are resolved by Maven from ops/kafka/pom.xml into $DRIFTREC_HOME/kafka.
+#  * The Kafka broker jars are resolved by Maven from ops/localkafka/pom.xml into $DRIFTREC_HOME/kafka.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -15,34 +15,17 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
-from encoders.records import BehaviourEvent
-from encoders.serving import ItemEmbedding, StepEvent
+from profiles.consumed import DEFAULT_FILTER_BYTES, ExcludePolicy
+from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
 from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
 from profiles.profile import Applied, RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query, Scored
+from streams.messages.records import BehaviourEvent
 
 log = logging.getLogger(__name__)
-
-
-class InterestModel(Protocol):
-    """The part of ``encoders.serving.ServingModel`` the engine uses."""
-
-    version: str
-    dim: int
-
-    def initial_state(self) -> np.ndarray: ...
-    def step(
-        self, states: np.ndarray, events: Sequence[StepEvent]
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-    def update_long_term(
-        self, long: np.ndarray, count: np.ndarray, h: np.ndarray
-    ) -> np.ndarray: ...
-    def served_interest(self, h: np.ndarray, long: np.ndarray) -> np.ndarray: ...
-    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -108,12 +91,21 @@ class Engine:
         *,
         top_k: int = 10,
         window: int = 20,
+        exclude: ExcludePolicy = "recent",
+        filter_bytes: int = DEFAULT_FILTER_BYTES,
     ) -> None:
+        if model.attention_window > window:
+            raise ValueError(
+                f"the model reads the last {model.attention_window} events, the profile keeps "
+                f"{window}: raise DRIFTREC_RECENT_WINDOW"
+            )
         self.model = model
         self.index = index
         self.policy = policy
         self.top_k = top_k
         self.window = window
+        self.exclude: ExcludePolicy = exclude
+        self.filter_bytes = filter_bytes if exclude == "consumed" else 0
 
     def new_profile(self, user_id: str) -> UserProfile:
         return UserProfile(
@@ -123,12 +115,15 @@ class Engine:
             self.model.dim,
             config=self.policy,
             window=self.window,
+            filter_bytes=self.filter_bytes,
         )
 
     def load(self, user_id: str, stored: UserProfile | None, result: BatchResult) -> UserProfile:
         """The profile to continue from: stored, new, or reset when made by another model."""
         if stored is None:
             return self.new_profile(user_id)
+        if self.filter_bytes:
+            stored.ensure_filter(self.filter_bytes)
         if stored.model_version != self.model.version:
             log.warning(
                 "profile of user %r was made by model %s, serving %s: model state reset "
@@ -219,7 +214,11 @@ class Engine:
         long = np.stack([p.long_term for p, _ in round_])  # (B, D)
         count = np.array([p.events_applied for p, _ in round_], dtype=np.int64)  # (B,)
         long = self.model.update_long_term(long, count, h)  # (B, D)
-        interest = self.model.served_interest(h, long)  # (B, D)
+        if self.model.attention_window:
+            window, mask = self._window(round_)
+            interest = self.model.served_interest(h, long, window, mask)  # (B, D)
+        else:
+            interest = self.model.served_interest(h, long)  # (B, D)
         result.step_seconds.append(time.perf_counter() - t0)
         published = np.stack(
             [interest[b] if p.published is None else p.published for b, (p, _) in enumerate(round_)]
@@ -256,12 +255,35 @@ class Engine:
                 profile.mark_published(e.ts)
         return out
 
+    def _window(self, round_: list[tuple[UserProfile, Incoming]]) -> tuple[np.ndarray, np.ndarray]:
+        """Item vectors of each user's last W events, this one first: (B, W, D), mask (B, W)."""
+        w = self.model.attention_window
+        window = np.zeros((len(round_), w, self.model.dim), dtype=np.float32)
+        mask = np.zeros((len(round_), w), dtype=bool)
+        for b, (profile, inc) in enumerate(round_):
+            ids = [inc.event.item_id, *(e.item_id for e in reversed(profile.recent))][:w]
+            for k, item_id in enumerate(ids):
+                vec = None if item_id is None else self.index.vector(item_id)
+                if vec is not None:
+                    window[b, k] = vec
+                    mask[b, k] = True
+        return window, mask
+
     def query(self, profile: UserProfile) -> Query:
-        """Retrieval request for a profile's current interest."""
+        """Retrieval request for a profile's current interest, under the exclusion policy."""
         recent = tuple(
             (e.event_id, e.item_id, e.action) for e in profile.recent if e.item_id is not None
         )
-        return Query(profile.get().copy(), frozenset(profile.consumed()), recent)
+        exclude = frozenset() if self.exclude == "none" else frozenset(profile.consumed())
+        maybe = profile.consumed_filter if self.exclude == "consumed" else None
+        boost: dict[str, float] = {}
+        bonus = self.model.repeat_bonus()
+        if bonus is not None:
+            items = [e.item_id for e in reversed(profile.recent)][: len(bonus)]
+            for k, item_id in enumerate(items):
+                if item_id is not None and item_id not in boost:
+                    boost[item_id] = float(bonus[k])
+        return Query(profile.get().copy(), exclude, recent, maybe, boost)
 
     def recommend(self, profile: UserProfile) -> RecList:
         """An on-demand list (trigger ``request``); the profile is not changed."""

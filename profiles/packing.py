@@ -45,6 +45,13 @@ class Writer:
         self._parts.append(_U16.pack(len(raw)))
         self._parts.append(raw)
 
+    def blob(self, value: bytes) -> None:
+        """Raw bytes with a u16 length."""
+        if len(value) > 0xFFFF:
+            raise ProfileError(f"blob of {len(value)} bytes does not fit the profile format")
+        self._parts.append(_U16.pack(len(value)))
+        self._parts.append(bytes(value))
+
     def opt_text(self, value: str | None) -> None:
         self.u8(value is not None)
         if value is not None:
@@ -110,6 +117,11 @@ class Reader:
             return self._data[start : start + n].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProfileError(f"profile string at offset {start} is not UTF-8") from exc
+
+    def blob(self) -> bytes:
+        n = int(self._unpack(_U16)[0])
+        start = self._advance(n)
+        return self._data[start : start + n]
 
     def opt_text(self) -> str | None:
         return self.text() if self.u8() else None

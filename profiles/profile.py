@@ -6,9 +6,12 @@ topic-partition (effectively-once updates: a redelivered event at or below it is
 bounded window of recent events ``(event_id, item_id, action, ts)`` used for exclusion, for the
 ``because`` of each listed item, for duplicate detection and for rebuilding under a new model.
 
-Format ``DRP`` v1 (little endian): magic, user_id, model_version, counters, timestamps, float32
-arrays (the published interest in float16), drift statistics, offsets, recent window. With D = 64,
-S = 128 and a 20-event window of 12-character ids it is just under 2 KiB.
+Format ``DRP`` v2 (little endian): magic, user_id, model_version, counters, timestamps, float32
+arrays (the published interest in float16), drift statistics, offsets, recent window, then the
+optional consumed-items filter (profiles.consumed: kept only under ``DRIFTREC_EXCLUDE=consumed``;
+items leaving the recent window go into it). v1 profiles (no filter section) are still read. With
+D = 64, S = 128, a 20-event window of 12-character ids and the default 128-byte filter it is just
+under 2 KiB.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Any, Final, NamedTuple, Self
 
 import numpy as np
 
-from encoders.records import ACTIONS
+from profiles.consumed import ConsumedFilter
 from profiles.errors import ProfileError
 from profiles.packing import Reader, Writer
 from profiles.policy import DriftState, PolicyConfig
+from streams.messages.records import ACTIONS
 
-MAGIC: Final = b"DRP\x01"
+MAGIC: Final = b"DRP\x02"
+MAGIC_V1: Final = b"DRP\x01"
 DEFAULT_WINDOW: Final = 20
 
 
@@ -75,6 +80,7 @@ class UserProfile:
         *,
         config: PolicyConfig | None = None,
         window: int = DEFAULT_WINDOW,
+        filter_bytes: int = 0,
     ) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
@@ -94,6 +100,10 @@ class UserProfile:
         self.drift = DriftState.new(self.config)
         self.offsets: dict[str, int] = {}
         self.recent: deque[RecentEvent] = deque(maxlen=window)
+        #: Items that left the recent window (only under the "consumed" exclusion policy).
+        self.consumed_filter: ConsumedFilter | None = (
+            ConsumedFilter(filter_bytes) if filter_bytes else None
+        )
 
     # --- online-state protocol -------------------------------------------------------------
     def get(self) -> np.ndarray:
@@ -110,6 +120,10 @@ class UserProfile:
         self.last_event_id = applied.event.event_id
         self.last_ts = applied.event.ts
         self.offsets[applied.source] = applied.offset
+        if self.consumed_filter is not None and len(self.recent) == self.recent.maxlen:
+            leaving = self.recent[0].item_id
+            if leaving is not None:
+                self.consumed_filter.add(leaving)
         self.recent.append(applied.event)
         if self.published is not None:
             self.drift.update(applied.drift)
@@ -127,8 +141,20 @@ class UserProfile:
         return 0.0 if self.last_ts is None else max(0.0, ts - self.last_ts)
 
     def consumed(self) -> set[str]:
-        """Item ids of the recent window (excluded from lists)."""
+        """Item ids of the recent window (exact)."""
         return {e.item_id for e in self.recent if e.item_id is not None}
+
+    def has_consumed(self, item_id: str) -> bool:
+        """In the recent window, or (with a filter) probably consumed before it."""
+        if any(e.item_id == item_id for e in self.recent):
+            return True
+        return self.consumed_filter is not None and item_id in self.consumed_filter
+
+    def ensure_filter(self, nbytes: int) -> None:
+        """Start a consumed filter (a profile made before the "consumed" policy: its items older
+        than the recent window are not known, the window's are kept exactly)."""
+        if self.consumed_filter is None:
+            self.consumed_filter = ConsumedFilter(nbytes)
 
     def mark_published(self, ts: float) -> None:
         """The current interest produced a list at event time ``ts``.
@@ -198,11 +224,17 @@ class UserProfile:
             if e.item_id is not None:
                 w.text(e.item_id)
             w.f64(e.ts)
+        f = self.consumed_filter
+        w.u8(f is not None)
+        if f is not None:
+            w.u8(f.hashes)
+            w.u32(f.count)
+            w.blob(f.to_bytes())
         return MAGIC + w.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes, config: PolicyConfig | None = None) -> UserProfile:
-        if data[:4] != MAGIC:
+        if data[:4] not in (MAGIC, MAGIC_V1):
             raise ProfileError(f"not a driftrec profile (magic {data[:4]!r}, want {MAGIC!r})")
         r = Reader(data[4:])
         user_id, version, window = r.text(), r.text(), r.u32()
@@ -225,6 +257,12 @@ class UserProfile:
             if action_ix >= len(ACTIONS):
                 raise ProfileError(f"profile of {user_id!r} has unknown action index {action_ix}")
             p.recent.append(RecentEvent(event_id, item_id, ACTIONS[action_ix], ts))
+        if data[:4] == MAGIC and r.u8():
+            hashes, count = r.u8(), r.u32()
+            try:
+                p.consumed_filter = ConsumedFilter.from_parts(r.blob(), hashes, count)
+            except ValueError as exc:
+                raise ProfileError(f"profile of {user_id!r}: bad consumed filter ({exc})") from exc
         r.done()
         return p
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoders.serving import ItemEmbedding, StepEvent
-from profiles.engine import InterestModel
+from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
 from profiles.policy import DriftState
 from profiles.profile import RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex
@@ -61,7 +60,18 @@ def rebuild(
         new_states, h = model.step(states[rows], steps)  # (B, S), (B, D)
         count = np.full(len(rows), t, dtype=np.int64)  # (B,) events before this one
         long[rows] = model.update_long_term(long[rows], count, h)  # (B, D)
-        interest[rows] = model.served_interest(h, long[rows])  # (B, D)
+        w = model.attention_window
+        if w:
+            window = np.zeros((len(rows), w, model.dim), dtype=np.float32)  # (B, W, D)
+            mask = np.zeros((len(rows), w), dtype=bool)
+            for b, u in enumerate(rows):
+                for k, ev in enumerate(reversed(windows[u][max(0, t + 1 - w) : t + 1])):
+                    vec = None if ev.item_id is None else index.vector(ev.item_id)
+                    if vec is not None:
+                        window[b, k], mask[b, k] = vec, True
+            interest[rows] = model.served_interest(h, long[rows], window, mask)  # (B, D)
+        else:
+            interest[rows] = model.served_interest(h, long[rows])  # (B, D)
         states[rows] = new_states
     for u, profile in enumerate(profiles):
         profile.reset_model(model.version, model.initial_state(), model.dim)

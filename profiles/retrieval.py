@@ -4,13 +4,16 @@
 matrix, updated in place as items arrive or are deleted (swap-remove), plus each item's full
 payload (whatever the model needs, e.g. its fused features). Retrieval of B users is one matrix
 product (B, D) x (D, N) -> (B, N) (``score`` is injectable so the model can run it on its device),
-masked for excluded items, then an arg-partition for the top K of each row.
+masked for excluded items (and raised by per-query boosts, e.g. a learned repeat bonus), then an
+arg-partition for the top K of each row. A query may also carry a probabilistic exclusion (a
+Bloom filter of consumed items): it is checked on candidates in score order only, so its cost is
+O(K + false positives + consumed items among the best), not O(N).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -59,6 +62,10 @@ class Query:
     interest: np.ndarray  # (D,)
     exclude: frozenset[str]
     recent: Sequence[tuple[str, str, str]]  # (event_id, item_id, action), oldest first
+    #: Items probably to leave out too (membership only, e.g. a Bloom filter); None = none.
+    maybe_exclude: Container[str] | None = None
+    #: Added to these items' scores before ranking (e.g. the model's repeat bonus).
+    boost: Mapping[str, float] = field(default_factory=dict)
 
 
 class ItemIndex(Generic[P]):
@@ -137,18 +144,47 @@ class ItemIndex(Generic[P]):
         users = np.stack([q.interest for q in queries]).astype(np.float32)  # (B, D)
         scores = np.array(score(users, self.matrix), dtype=np.float32)  # (B, N)
         for b, q in enumerate(queries):
+            for item_id, bonus in q.boost.items():
+                row_ix = self._row.get(item_id)
+                if row_ix is not None:
+                    scores[b, row_ix] += bonus
             rows = [self._row[i] for i in q.exclude if i in self._row]
             scores[b, rows] = -np.inf
         kk = min(k, n)
         part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]  # (B, kk) unordered
         out: list[list[Scored]] = []
         for b, q in enumerate(queries):
-            # Sort by score, ties broken by item id, so equal inputs give identical lists.
             row = scores[b]
-            cand = [(float(row[r]), self._ids[r]) for r in part[b] if np.isfinite(row[r])]
-            cand.sort(key=lambda t: (-t[0], t[1]))
+            if q.maybe_exclude is None:
+                cand = self._ranked(row, part[b])
+            else:
+                cand = self._ranked_filtered(row, k, q.maybe_exclude)
             out.append(self._explain(cand, q))
         return out
+
+    def _ranked(self, row: np.ndarray, rows: Iterable[int]) -> list[tuple[float, str]]:
+        """(score, id) of ``rows`` with finite scores, best first, ties broken by item id (equal
+        inputs give identical lists)."""
+        cand = [(float(row[r]), self._ids[r]) for r in rows if np.isfinite(row[r])]
+        cand.sort(key=lambda t: (-t[0], t[1]))
+        return cand
+
+    def _ranked_filtered(
+        self, row: np.ndarray, k: int, maybe: Container[str]
+    ) -> list[tuple[float, str]]:
+        """The top ``k`` of ``row`` whose ids are not in ``maybe``: candidates are taken in score
+        order, twice as many each round, until k survive or the row is exhausted."""
+        n = len(self._ids)
+        take = min(n, 2 * k)
+        while True:
+            rows = np.argpartition(-row, take - 1)[:take] if take < n else np.arange(n)
+            cand = self._ranked(row, rows)
+            kept = [c for c in cand if c[1] not in maybe]
+            if len(kept) >= k or take >= n or len(cand) < take:
+                # Ties at the cut are settled by id among the candidates taken: with exact ties
+                # straddling the cut this may differ from a full sort, never in score order.
+                return kept[:k]
+            take = min(n, 4 * take)
 
     def _explain(self, listed: list[tuple[float, str]], q: Query) -> list[Scored]:
         recent = [(e, i, a) for e, i, a in q.recent if i in self._row]

@@ -1,1 +1,4 @@
-"""driftrec's streaming layer: the Faust app, agents, topics, web views, local broker and CLI."""
+"""driftrec's streaming side: message contracts, Faust worker, registry, trainer and CLI.
+
+Import-free on purpose: ``streams.messages`` must stay importable without Faust, Kafka or torch.
+"""

@@ -120,6 +120,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Most events held for missing items; past it the oldest is given up.",
     )
+    exclude: Literal["recent", "consumed", "none"] = Field(
+        default="recent",
+        description="What lists leave out: the recent window's items, everything consumed (the "
+        "window exactly + a per-user Bloom filter of older items), or nothing (profiles.consumed).",
+    )
+    exclude_filter_bytes: int = Field(
+        default=128,
+        ge=8,
+        le=4096,
+        description="Bloom filter size per profile under exclude=consumed (128 bytes, 4 hashes: "
+        "~1 % false positives at 100 items beyond the window).",
+    )
     commit_interval_s: float = Field(
         default=1.0, gt=0, description="How often consumed offsets are committed (seconds)."
     )
@@ -145,7 +157,7 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Refresh a list after this much event time."
     )
 
-    # --- Learning loop: registry, trainer, hot swap, A/B (streams.registry, streams.loop) ---
+    # --- Learning loop: registry, trainer, hot swap, A/B (streams.registry, streams.trainer) ---
     registry_topic: str = Field(
         default="model-registry",
         description="Compacted topic of model records (key version) and the @champion pointer.",

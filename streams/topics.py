@@ -1,7 +1,7 @@
 """The driftrec topics and their creation with Kafka's admin API.
 
-The worker declares the same topics to Faust (``streams.app``); this module creates them up front
-with explicit partitions and configs so that a CLI producer that runs before any worker never
+The worker declares the same topics to Faust (``streams.worker.app``); this module creates them up
+front with explicit partitions and configs so that a CLI producer that runs before any worker never
 leaves an auto-created, single-partition, non-compacted topic behind.
 """
 

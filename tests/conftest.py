@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.localkafka import LocalBroker, free_port, metadata_ok
+from ops.localkafka.launcher import LocalBroker, free_port, metadata_ok
 from streams.settings import Settings
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from encoders.records import ItemRecord
-from encoders.serving import ItemEmbedding, StepEvent
+from profiles.contracts import ItemEmbedding, StepEvent
+from streams.messages.records import ItemRecord
 
 D = 8
 
@@ -67,7 +67,18 @@ class FakeModel:
         n = count.astype(np.float32)[:, None]  # (B, 1)
         return ((long * n + h) / (n + 1)).astype(np.float32)
 
-    def served_interest(self, h: np.ndarray, long: np.ndarray) -> np.ndarray:
+    attention_window = 0
+
+    def repeat_bonus(self) -> np.ndarray | None:
+        return None
+
+    def served_interest(
+        self,
+        h: np.ndarray,
+        long: np.ndarray,
+        window: np.ndarray | None = None,
+        window_mask: np.ndarray | None = None,
+    ) -> np.ndarray:
         mix = 0.8 * h + 0.2 * long
         return (mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)).astype(
             np.float32

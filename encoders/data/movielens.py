@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from encoders.data.report import DataImportError, ImportReport
-from encoders.records import (
+from encoders.data.summary import DataImportError, ImportReport
+from streams.messages.records import (
     MIN_TS,
     BehaviourEvent,
     ItemRecord,

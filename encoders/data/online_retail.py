@@ -32,8 +32,14 @@ from typing import IO
 
 from tqdm import tqdm
 
-from encoders.data.report import DataImportError, ImportReport
-from encoders.records import BehaviourEvent, ItemRecord, RecordError, parse_event, parse_item
+from encoders.data.summary import DataImportError, ImportReport
+from streams.messages.records import (
+    BehaviourEvent,
+    ItemRecord,
+    RecordError,
+    parse_event,
+    parse_item,
+)
 
 COLUMNS = (
     "InvoiceNo",

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from encoders.data.report import DataImportError
-from encoders.records import BehaviourEvent, ItemRecord
+from encoders.data.summary import DataImportError
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 DAY_S = 86_400.0
 
@@ -54,7 +54,7 @@ def derive_sample(
 ) -> tuple[list[ItemRecord], list[BehaviourEvent]]:
     """Cut ``spec.users`` eligible users' events in the last ``spec.window_days`` and their items.
 
-    ``events`` must be in time order (as :func:`encoders.datafolder.read_events` returns them).
+    ``events`` must be in time order (as :func:`encoders.data.folder.read_events` returns them).
     """
     if not events:
         raise DataImportError("cannot sample an empty event log")

@@ -6,8 +6,8 @@ carts, purchases, likes and shares, now and then a search (text only) and, with 
 noise click on an item of another topic. Sessions are bursts of seconds-to-minutes gaps separated
 by hours. Bot-like users fire hundreds of events a second apart on random items.
 
-Items take their text from their topic's vocabulary (:mod:`encoders.data.topics`) and, optionally,
-an image-like vector (``modalities["image"]``) drawn around a per-topic centroid.
+Items take their text from their topic's vocabulary (:mod:`encoders.data.vocabulary`) and,
+optionally, an image-like vector (``modalities["image"]``) drawn around a per-topic centroid.
 
 ``truth.json`` records everything needed to score adaptation:
 ``{"seed", "spec", "topics", "item_topics": {item: topic}, "bots": [user...],
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from encoders.data.topics import GENERIC, TOPICS
-from encoders.datafolder import write_folder
-from encoders.records import BehaviourEvent, ItemRecord
+from encoders.data.folder import write_folder
+from encoders.data.vocabulary import GENERIC, TOPICS
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 TRUTH_FILE = "truth.json"
 # Actions of an on-topic event and their weights: mostly browsing, some stronger signals.
@@ -42,7 +42,7 @@ class SynthSpec:
 
     users: int = 300
     items: int = 600
-    topics: int = 8  # taken in order from encoders.data.topics.TOPICS
+    topics: int = 8  # taken in order from encoders.data.vocabulary.TOPICS
     min_events: int = 30  # per ordinary user
     max_events: int = 90
     mean_segment: float = 15.0  # mean events between two switches (geometric above min_segment)

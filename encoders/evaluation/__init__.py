@@ -3,7 +3,7 @@
 Every model, baseline or driftrec, is a :class:`~encoders.evaluation.base.StreamModel`: a per-user
 state advanced one event at a time and an interest vector scored against an item matrix. Offline
 evaluation replays each user's history through that same step and ranks the target; the streaming
-replay feeds the whole log in time order. Metrics come from :mod:`encoders.metrics` only.
+replay feeds the whole log in time order. Metrics come from :mod:`encoders.evaluation.ranking` only.
 """
 
 from encoders.evaluation.base import EvaluationError, ItemIndex, StreamModel

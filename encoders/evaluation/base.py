@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from encoders.records import BehaviourEvent, ItemRecord
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 F32 = npt.NDArray[np.float32]
 #: Encodes texts to L2-normalised vectors: ``(B,) -> (B, D)`` (e.g. ``TextEncoder.encode``).

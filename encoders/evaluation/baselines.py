@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from encoders.evaluation.base import F32, EvaluationError, ItemIndex, TextEncodeFn
-from encoders.records import BehaviourEvent
+from streams.messages.records import BehaviourEvent
 
 
 class Popularity:

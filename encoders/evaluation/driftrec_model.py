@@ -1,6 +1,7 @@
 """driftrec itself as a :class:`~encoders.evaluation.base.StreamModel`, through exactly the calls
 the streaming pipeline makes on :class:`encoders.serving.ServingModel`: ``embed_items`` once,
-then per event ``step`` -> ``update_long_term`` -> ``served_interest`` -> ``score``."""
+then per event ``step`` -> ``update_long_term`` -> ``served_interest`` (with the recent-event
+window when the model reads one) -> ``score`` (+ the learned repeat bonus when ``repeat``)."""
 
 from __future__ import annotations
 
@@ -9,29 +10,42 @@ from collections.abc import Sequence
 import numpy as np
 
 from encoders.evaluation.base import F32, ItemIndex
-from encoders.records import BehaviourEvent
-from encoders.serving import ServingModel, StepEvent
+from encoders.serving import ServingModel
+from profiles.contracts import StepEvent
+from streams.messages.records import BehaviourEvent
 
 
 class DriftRecStream:
-    """Per-user state row: ``[LSTM state (S) | long-term (D) | count (1) | last h (D)]``."""
+    """Per-user state row: ``[LSTM state (S) | long-term (D) | count (1) | last h (D) |
+    catalog indices of the last W events' items, newest first (W; -1 = none)]``.
+
+    ``interest`` returns ``[user vector (D) | the W indices]`` so that ``scores`` can add the
+    repeat bonus; only this class reads that layout. ``repeat=False`` (rankings that exclude the
+    history, as the pipeline's "recent" and "consumed" policies do) leaves the bonus out.
+    """
 
     name = "driftrec"
 
-    def __init__(self, serving: ServingModel, catalog: ItemIndex) -> None:
+    def __init__(self, serving: ServingModel, catalog: ItemIndex, *, repeat: bool = True) -> None:
         self.serving = serving
         self.catalog = catalog
         self.embeddings = serving.embed_items(catalog.items)
         self.item_vecs = np.stack([e.vec for e in self.embeddings]).astype(np.float32)  # (N, D)
+        bonus = serving.repeat_bonus()
+        self.bonus = bonus if repeat else None
         s, d = serving.state_dim, serving.dim
+        self.att = serving.attention_window
+        self.w = max(self.att, 0 if bonus is None else len(bonus))
         self._long = slice(s, s + d)
         self._count = s + d
         self._h = slice(s + d + 1, s + 2 * d + 1)
-        self.state_dim = s + 2 * d + 1
+        self._win = slice(s + 2 * d + 1, s + 2 * d + 1 + self.w)
+        self.state_dim = s + 2 * d + 1 + self.w
 
     def initial_states(self, n: int) -> F32:
         states = np.zeros((n, self.state_dim), dtype=np.float32)
         states[:, : self.serving.state_dim] = self.serving.initial_state()
+        states[:, self._win] = -1.0
         return states
 
     def step(self, states: F32, events: Sequence[BehaviourEvent], gaps_s: F32) -> F32:
@@ -53,12 +67,35 @@ class DriftRecStream:
         out[:, self._long] = long
         out[:, self._count] = count + 1
         out[:, self._h] = h
+        if self.w:
+            items = [-1 if e.item_id is None else self.catalog.of(e.item_id) for e in events]
+            win = states[:, self._win]
+            out[:, self._win] = np.concatenate(
+                [np.array(items, dtype=np.float32)[:, None], win[:, :-1]], axis=1
+            )
         return out
 
     def interest(self, states: F32) -> F32:
         h = np.ascontiguousarray(states[:, self._h])
         long = np.ascontiguousarray(states[:, self._long])
-        return self.serving.served_interest(h, long)  # (B, D)
+        idx = states[:, self._win].astype(np.int64)  # (B, W)
+        if self.att:
+            recent = idx[:, : self.att]
+            window = self.item_vecs[recent.clip(min=0)] * (recent >= 0)[..., None]  # (B, W, D)
+            u = self.serving.served_interest(h, long, window.astype(np.float32), recent >= 0)
+        else:
+            u = self.serving.served_interest(h, long)  # (B, D)
+        return np.concatenate([u, idx.astype(np.float32)], axis=1)
 
     def scores(self, interests: F32) -> F32:
-        return self.serving.score(interests, self.item_vecs)  # (B, N)
+        d = self.serving.dim
+        out = self.serving.score(np.ascontiguousarray(interests[:, :d]), self.item_vecs)  # (B, N)
+        if self.bonus is not None:
+            idx = interests[:, d : d + len(self.bonus)].astype(np.int64)  # (B, R)
+            for b in range(out.shape[0]):
+                seen: set[int] = set()
+                for k, i in enumerate(idx[b]):
+                    if i >= 0 and i not in seen:
+                        seen.add(int(i))
+                        out[b, i] += self.bonus[k]
+        return out

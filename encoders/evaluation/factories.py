@@ -24,7 +24,7 @@ from encoders.evaluation.seqmodels import GRU4RecStream, SASRecStream
 from encoders.serving import ServingModel
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder
-from encoders.training import TrainConfig, train_model
+from encoders.training.loop import TrainConfig, train_model
 
 SERVING_KEY = "serving"
 
@@ -97,7 +97,8 @@ def default_encoder(ctx: EvalContext) -> TextEncodeFn:
 def _driftrec(ctx: EvalContext) -> StreamModel:
     from encoders.evaluation.driftrec_model import DriftRecStream
 
-    return DriftRecStream(serving_model(ctx), ctx.catalog)
+    # The repeat bonus only matters where history items stay in the ranking.
+    return DriftRecStream(serving_model(ctx), ctx.catalog, repeat=not ctx.options.mask_history)
 
 
 def _sequential(kind: str) -> ModelFactory:

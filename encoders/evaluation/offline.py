@@ -2,7 +2,7 @@
 
 Each model sees each evaluated user's history (every event before the target) through its own
 ``step``, one event at a time, batched across users: for driftrec this is the serving code path.
-Ranks and metrics come from :mod:`encoders.metrics`.
+Ranks and metrics come from :mod:`encoders.evaluation.ranking`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
+from encoders.data.split import Split, Stage
 from encoders.evaluation.base import ItemIndex, StreamModel
-from encoders.metrics import DEFAULT_KS, RankAccumulator
-from encoders.records import BehaviourEvent
-from encoders.split import Split, Stage
+from encoders.evaluation.ranking import DEFAULT_KS, RankAccumulator
+from streams.messages.records import BehaviourEvent
 
 
 @dataclass(frozen=True)

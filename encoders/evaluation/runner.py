@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from encoders.datafolder import DataFolder, read_folder
+from encoders.data.folder import DataFolder, read_folder
+from encoders.data.split import Split, leave_last_out, read_split_file
 from encoders.evaluation.base import F32, EvaluationError, ItemIndex, StreamModel, TextEncodeFn
 from encoders.evaluation.baselines import ItemKNNText, Popularity, StaticProfile
 from encoders.evaluation.offline import evaluate_offline
+from encoders.evaluation.ranking import DEFAULT_KS
 from encoders.evaluation.stream import ADAPT_SHARE, ADAPT_TOP, replay_stream
-from encoders.metrics import DEFAULT_KS
-from encoders.split import Split, leave_last_out, read_split_file
 
 ALL_MODELS: tuple[str, ...] = (
     "pop",

@@ -22,7 +22,7 @@ from encoders.baselines.gru4rec import GRU4Rec
 from encoders.baselines.sasrec import SASRec
 from encoders.evaluation.base import F32, ItemIndex
 from encoders.model import EventTensors
-from encoders.records import BehaviourEvent
+from streams.messages.records import BehaviourEvent
 
 
 class _IdModel:

@@ -23,11 +23,11 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
+from encoders.data.split import group_by_user
 from encoders.evaluation.base import ItemIndex, StreamModel
 from encoders.evaluation.offline import gaps_s
-from encoders.metrics import RankAccumulator
-from encoders.records import BehaviourEvent
-from encoders.split import group_by_user
+from encoders.evaluation.ranking import RankAccumulator
+from streams.messages.records import BehaviourEvent
 
 ADAPT_TOP = 10
 ADAPT_SHARE = 0.5

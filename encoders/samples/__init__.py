@@ -1,7 +1,7 @@
 """Data shipped inside the package: a small Online Retail sample for the demo and the tests.
 
 ``encoders/samples/online_retail/`` holds ``items.jsonl``, ``events.jsonl`` (a data folder, see
-:mod:`encoders.datafolder`) and ``CREDIT.md`` (CC BY 4.0 credit and how the sample is derived).
+:mod:`encoders.data.folder`) and ``CREDIT.md`` (CC BY 4.0 credit and how the sample is derived).
 ``encoders/samples/online_retail_model/`` is a checkpoint trained on it (``MODEL.md`` says how),
 the model `driftrec demo` serves.
 """

@@ -68,10 +68,10 @@ def bench(
 
     Figures are medians of repeated runs; progress goes to stderr, the table to stdout.
     """
-    from bench import report
+    from bench import resultdoc as report
     from bench.config import FULL, QUICK
     from bench.suite import run_suite
-    from streams.localkafka import metadata_ok
+    from ops.localkafka.launcher import metadata_ok
 
     config = QUICK if quick else FULL
     chosen = tuple(sections) or config.sections

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from encoders.data.report import DataImportError, ImportReport
-from encoders.datafolder import DataFolderError, read_folder, write_folder
+from encoders.data.folder import DataFolderError, read_folder, write_folder
+from encoders.data.summary import DataImportError, ImportReport
 
 _OUT = click.option(
     "--out",

@@ -26,16 +26,16 @@ from kafka import KafkaAdminClient, KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from tqdm import tqdm
 
-from encoders.datafolder import DataFolder, read_folder
+from encoders.data.folder import DataFolder, read_folder
 from encoders.samples import demo_model_path, sample_path
+from ops.localkafka.launcher import BrokerInfo, free_port, metadata_ok
+from streams.cli.demoreport import summarise, what_changed
 from streams.cli.kafka import local_broker
 from streams.cli.options import bootstrap_option, make_settings
 from streams.cli.produce import make_producer, send_events
 from streams.cli.tail import format_row, open_consumer
-from streams.codec import encode_json
-from streams.demoreport import summarise, what_changed
 from streams.errors import StreamsError
-from streams.localkafka import BrokerInfo, free_port, metadata_ok
+from streams.messages.codec import encode_json
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
 

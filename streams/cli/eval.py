@@ -136,12 +136,12 @@ def eval_cmd(
     """Evaluate models on DATA: full-ranking HR/NDCG/MRR@K on a leave-last-out split, plus a
     streaming replay (next-item hit rate; time-to-adapt on synthetic data)."""
     from encoders.checkpoint import CheckpointError
-    from encoders.datafolder import DataFolderError
+    from encoders.data.folder import DataFolderError
+    from encoders.data.split import SplitError
     from encoders.evaluation.base import EvaluationError
     from encoders.evaluation.factories import default_encoder, default_factories
     from encoders.evaluation.report import render_text, write_chart, write_json
     from encoders.evaluation.runner import EvalOptions, run_evaluation
-    from encoders.split import SplitError
     from encoders.textenc import TextEncoderError
 
     try:

@@ -1,4 +1,4 @@
-"""``driftrec forget USER``: remove a user's profile and published lists (see streams.control)."""
+"""``driftrec forget USER``: remove a user's profile and lists (see streams.worker.control)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from streams.cli.options import bootstrap_option, make_settings
 from streams.cli.produce import make_producer
-from streams.control import ControlError, forget_record
 from streams.errors import StreamsError
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from streams.worker.control import ControlError, forget_record
 
 
 def _watch(settings: Settings) -> tuple[KafkaConsumer, list[TopicPartition]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ops.localkafka.launcher import LocalBroker, fetch_jars, kafka_version, metadata_ok
 from streams.cli.options import make_settings, setting_default
 from streams.errors import BrokerError
-from streams.localkafka import LocalBroker, fetch_jars, kafka_version, metadata_ok
 from streams.settings import Settings
 
 

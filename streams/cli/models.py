@@ -11,10 +11,10 @@ from typing import Any
 import click
 
 from encoders.checkpoint import CheckpointError, load_checkpoint
-from encoders.registry import ModelEntry, RegistryError, RegistryState
 from streams.cli.options import bootstrap_option, make_settings
 from streams.errors import StreamsError
-from streams.registry import Registry
+from streams.registry.state import ModelEntry, RegistryError, RegistryState
+from streams.registry.transport import Registry
 
 
 def _registry(bootstrap_servers: str) -> Registry:

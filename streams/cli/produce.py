@@ -10,11 +10,11 @@ import click
 from kafka import KafkaProducer
 from tqdm import tqdm
 
-from encoders.datafolder import EVENTS_FILE, ITEMS_FILE, DataFolderError, read_events, read_items
-from encoders.records import BehaviourEvent
+from encoders.data.folder import EVENTS_FILE, ITEMS_FILE, DataFolderError, read_events, read_items
 from streams.cli.options import bootstrap_option, make_settings
-from streams.codec import encode_json
 from streams.errors import StreamsError
+from streams.messages.codec import encode_json
+from streams.messages.records import BehaviourEvent
 from streams.settings import Settings
 from streams.topics import ensure_topics
 

@@ -29,7 +29,7 @@ from streams.cli.options import make_settings, setting_default
 @click.option(
     "--from-kafka",
     is_flag=True,
-    help="Build the data set from the behaviour and items topics (streams.loop.logdata) and "
+    help="Build the data set from the behaviour and items topics (streams.trainer.logdata) and "
     "register the model as challenger with its holdout metrics (see `driftrec trainer`).",
 )
 @click.option("--since", default="7d", help="With --from-kafka: the log window, e.g. 12h, 7d.")
@@ -89,7 +89,7 @@ def train_cmd(
     """Train on DATA's leave-last-out training part; report valid and test metrics; save OUT."""
     if from_kafka:  # the learning loop's path (streams.cli.trainer), registered, not saved to OUT
         from streams.cli.trainer import from_kafka as train_from_log
-        from streams.loop.logdata import parse_duration
+        from streams.trainer.logdata import parse_duration
 
         if kind != "driftrec" or data_dir is not None or split_file is not None:
             raise click.UsageError(
@@ -103,11 +103,11 @@ def train_cmd(
         return
     if data_dir is None or out_dir is None:
         raise click.UsageError("--data and --out are required (or use --from-kafka)")
-    from encoders.datafolder import DataFolderError, read_folder
-    from encoders.split import SplitError, leave_last_out, read_split_file
+    from encoders.data.folder import DataFolderError, read_folder
+    from encoders.data.split import SplitError, leave_last_out, read_split_file
     from encoders.textcache import TextVectorCache
     from encoders.textenc import TextEncoder, TextEncoderError
-    from encoders.training import TrainConfig, evaluate_split, train_model
+    from encoders.training.loop import TrainConfig, evaluate_split, train_model
 
     settings = make_settings()
     try:

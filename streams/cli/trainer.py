@@ -9,15 +9,15 @@ from typing import Any, TypeVar
 
 import click
 
-from encoders.holdout import PRIMARY
-from encoders.registry import RegistryError
-from encoders.training import TrainConfig
+from encoders.evaluation.holdout import PRIMARY
+from encoders.training.loop import TrainConfig
 from streams.cli.options import bootstrap_option, make_settings, setting_default
 from streams.errors import StreamsError
-from streams.loop.candidate import Verdict, run_round
-from streams.loop.logdata import parse_duration, read_log
-from streams.loop.service import TrainerService
-from streams.registry import Registry
+from streams.registry.state import RegistryError
+from streams.registry.transport import Registry
+from streams.trainer.candidate import Verdict, run_round
+from streams.trainer.logdata import parse_duration, read_log
+from streams.trainer.service import TrainerService
 
 F = TypeVar("F", bound=Callable[..., Any])
 

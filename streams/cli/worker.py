@@ -1,4 +1,4 @@
-"""``driftrec worker``: run the Faust app (same as ``faust -A streams.app worker``)."""
+"""``driftrec worker``: run the Faust app (same as ``faust -A streams.worker.app worker``)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,6 @@ def worker(
         raise click.ClickException(str(exc)) from exc
     import faust
 
-    from streams.app import app
+    from streams.worker.app import app
 
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()

@@ -24,9 +24,9 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.workers import get_view
-from encoders.records import BehaviourEvent, ItemRecord
-from streams.kafkatls import SecureListeners, make_certificates
-from streams.localkafka import LocalBroker, free_port
+from ops.localkafka.launcher import LocalBroker, free_port
+from ops.localkafka.tls import SecureListeners, make_certificates
+from streams.messages.records import BehaviourEvent, ItemRecord
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from encoders.records import BehaviourEvent, ItemRecord
-from encoders.serving import ItemEmbedding
+from profiles.contracts import ItemEmbedding
 from profiles.engine import Engine, Incoming
 from profiles.profile import UserProfile, source_key
 from profiles.retrieval import ItemIndex
-from streams.runtime import load_model
+from streams.messages.records import BehaviourEvent, ItemRecord
 from streams.settings import Settings
+from streams.worker.runtime import load_model
 from tests.integration.pipeline_support import Pipeline, Worker, producer, read_all
 from tests.unit.tinylm import WORDS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.localkafka import LocalBroker
+from ops.localkafka.launcher import LocalBroker
 from tests.integration.pipeline_support import Pipeline, event_bytes, own_broker, send, wait_for
 from tests.integration.reliability_support import (
     assert_worker_profiles,

@@ -1,8 +1,8 @@
 """Two workers started at the same moment on a catalog already on the items topic: the catalog
 table gets every item and both workers index all of it; a deletion then leaves both indexes.
 
-Before streams.holes, faust-streaming skipped an items record around the rebalances of such a
-start in about one run in four (3,000 items, two workers): no worker ever wrote that item.
+Before streams.faustcompat.holes, faust-streaming skipped an items record around the rebalances of
+such a start in about one run in four (3,000 items, two workers): no worker ever wrote that item.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from faust.types import TP
 
-from streams.holes import BrokerRange
+from streams.faustcompat.holes import BrokerRange
 from tests.integration.pipeline_support import Pipeline, item_bytes, read_all, send
 from tests.integration.reliability_support import make_items
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from encoders.datafolder import write_folder
-from encoders.records import BehaviourEvent, ItemRecord
+from encoders.data.folder import write_folder
 from streams.cli.main import cli
+from streams.messages.records import BehaviourEvent, ItemRecord
 from tests.integration.pipeline_support import read_all, send
 
 pytestmark = pytest.mark.integration

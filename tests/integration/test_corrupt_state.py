@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from streams.localstate import QUARANTINE
+from streams.faustcompat.localstate import QUARANTINE
 from tests.integration.pipeline_support import Pipeline, Worker, event_bytes, send, wait_for
 from tests.integration.reliability_support import make_events, make_items
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from encoders.datafolder import read_folder
+from encoders.data.folder import read_folder
 from encoders.samples import sample_path
-from streams.localkafka import free_port
+from ops.localkafka.launcher import free_port
 from streams.settings import Settings
 
 LIMIT = 600

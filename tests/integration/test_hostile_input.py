@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from encoders.records import MAX_CONTEXT_KEYS, MAX_ID_CHARS, MAX_TEXT_CHARS, RecordError
-from streams.codec import decode_event
+from streams.messages.codec import decode_event
+from streams.messages.records import MAX_CONTEXT_KEYS, MAX_ID_CHARS, MAX_TEXT_CHARS, RecordError
 from tests.fuzzcorpus import bad_messages
 from tests.integration.pipeline_support import (
     Pipeline,

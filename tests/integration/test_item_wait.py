@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from encoders.records import BehaviourEvent, ItemRecord
-from streams.placement import user_partition
+from streams.messages.records import BehaviourEvent, ItemRecord
+from streams.worker.placement import user_partition
 from tests.integration.pipeline_support import (
     Pipeline,
     Worker,

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.kafkatls import SCRAM_MECHANISM, SecureListeners, make_certificates
+from ops.localkafka.tls import SCRAM_MECHANISM, SecureListeners, make_certificates
 from streams.settings import Settings
 from tests.integration.pipeline_support import own_broker, secure_listeners
 

@@ -16,8 +16,8 @@ import pytest
 
 from bench.loop_recovery import build_scenario, plot
 from bench.loop_story import Lab, run_story
-from encoders.registry import RegistryState
-from streams.registry import read_state
+from streams.registry.state import RegistryState
+from streams.registry.transport import read_state
 from tests.unit.tinylm import build_tiny_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from encoders.datafolder import DataFolder, read_folder
-from encoders.records import BehaviourEvent
-from streams.metrics import Metrics
+from encoders.data.folder import DataFolder, read_folder
+from streams.messages.records import BehaviourEvent
 from streams.settings import Settings
+from streams.worker.metrics import Metrics
 from tests.integration.pipeline_support import (
     Pipeline,
     Worker,
@@ -60,7 +60,7 @@ class TinyWorld:
 def tiny_world() -> TinyWorld:
     """Train (or reuse) the small model; the worker loads it through the real checkpoint path."""
     from encoders.data.synth import SynthSpec, generate
-    from encoders.training import TrainConfig, train_model
+    from encoders.training.loop import TrainConfig, train_model
 
     key = hashlib.sha256(json.dumps([SYNTH, EPOCHS, 1]).encode()).hexdigest()[:12]
     base = Settings().home / "test-models" / f"tiny-{key}"

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from encoders.records import BehaviourEvent
-from streams.placement import PLACED_HEADER, user_partition
+from streams.messages.records import BehaviourEvent
+from streams.worker.placement import PLACED_HEADER, user_partition
 from tests.integration.pipeline_support import Pipeline, event_bytes, read_all, send, wait_for
 from tests.integration.reliability_support import T0, make_items
 

@@ -11,9 +11,9 @@ import torch
 from click.testing import CliRunner
 
 from encoders.checkpoint import save_checkpoint
-from encoders.registry import RegistryState
 from streams.cli.main import cli
-from streams.registry import RegistryWatcher, read_state
+from streams.registry.state import RegistryState
+from streams.registry.transport import RegistryWatcher, read_state
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration

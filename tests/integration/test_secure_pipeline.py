@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.kafkatls import SCRAM_MECHANISM, SecureListeners
+from ops.localkafka.tls import SCRAM_MECHANISM, SecureListeners
 from tests.integration.pipeline_support import (
     DRIFTREC,
     ROOT,

@@ -19,7 +19,7 @@ Sent = list[tuple[str, bytes, bytes | None]]
 
 @pytest.fixture(scope="module")
 def faust_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """streams.app imported with its state in a temporary folder and a fake model."""
+    """streams.worker.app imported with its state in a temporary folder and a fake model."""
     from streams.settings import get_settings
 
     folder = tmp_path_factory.mktemp("app")
@@ -32,7 +32,7 @@ def faust_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     # at once, as it was before the hold existed.
     os.environ["DRIFTREC_ITEM_WAIT_S"] = "0"
     get_settings.cache_clear()
-    import streams.app as module
+    import streams.worker.app as module
 
     module.runtime._loader = lambda settings: FakeModel()
     module.runtime.catalog_changed([(i.item_id, i) for i in catalog({"tea": 6, "garden": 6})])
@@ -77,7 +77,7 @@ def sent(faust_app: Any, monkeypatch: pytest.MonkeyPatch) -> Sent:
     async def fake_send(topic: str, key: bytes, value: bytes | None) -> None:
         out.append((topic, key, value))
 
-    from streams.agents import events
+    from streams.worker.agents import events
 
     monkeypatch.setattr(events.handle_batch, "send", fake_send)
     return out
@@ -85,7 +85,7 @@ def sent(faust_app: Any, monkeypatch: pytest.MonkeyPatch) -> Sent:
 
 def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent: Sent) -> None:
     from profiles.profile import UserProfile
-    from streams.agents.events import behaviour
+    from streams.worker.agents.events import behaviour
 
     s = faust_app.settings
 
@@ -112,7 +112,7 @@ def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent:
 def test_items_agent_validates_stores_and_deletes(
     faust_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streams.agents.items import items
+    from streams.worker.agents.items import items
 
     dead: list[bytes] = []
 
@@ -139,7 +139,7 @@ def test_items_agent_validates_stores_and_deletes(
 
 
 def test_app_declares_rocksdb_tables_and_localhost_web(faust_app: Any) -> None:
-    from streams.localstate import STORE_URL
+    from streams.faustcompat.localstate import STORE_URL
 
     app = faust_app.app
     # RocksDB (driftrec's checked subclass of Faust's store), never Faust's in-memory default.

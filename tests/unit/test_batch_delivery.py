@@ -10,12 +10,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from encoders.records import BehaviourEvent
 from profiles.profile import UserProfile
-from streams.agents.batch import EventsBatch
-from streams.metrics import Metrics
-from streams.runtime import Runtime
+from streams.messages.records import BehaviourEvent
 from streams.settings import Settings
+from streams.worker.agents.batch import EventsBatch
+from streams.worker.metrics import Metrics
+from streams.worker.runtime import Runtime
 from tests.fakes import FakeModel, catalog
 
 TOPIC = "events"

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench import report, suite
+from bench import resultdoc as report
+from bench import suite
 from bench.ann import IVFIndex, clustered_vectors, exact_top_k, recall_at_k
 from bench.config import QUICK, SECTIONS
 from bench.errors import BenchError, SectionSkipped
@@ -21,8 +22,8 @@ from bench.events import encode_event, make_events, make_items
 from bench.passthrough import output_message
 from bench.pipeline import event_maker
 from bench.stats import latency_summary, median_of_dicts, percentile, summarize, time_per_call
-from encoders.records import parse_event, parse_item
 from streams.cli import cli
+from streams.messages.records import parse_event, parse_item
 from streams.settings import Settings
 
 HEADLINE_KEYS = {

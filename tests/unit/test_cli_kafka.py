@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from ops.localkafka.launcher import free_port
 from streams.cli import cli
-from streams.localkafka import free_port
 
 
 def test_status_reports_no_broker_and_exits_1(tmp_home: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from encoders.datafolder import write_folder
+from encoders.data.folder import write_folder
 from streams.cli import cli
 from tests.unit.test_training import tiny_data
 from tests.unit.tinylm import build_tiny_model

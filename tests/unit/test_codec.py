@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from encoders.records import RecordError
-from streams.codec import DLQ_KEEP_BYTES, dead_letter, decode_event, decode_item, encode_json
+from streams.messages.codec import (
+    DLQ_KEEP_BYTES,
+    dead_letter,
+    decode_event,
+    decode_item,
+    encode_json,
+)
+from streams.messages.records import RecordError
 
 GOOD = {"event_id": "e1", "user_id": "u1", "ts": 1.7e9, "action": "click", "item_id": "i1"}
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from encoders.records import MAX_ID_CHARS
 from profiles.profile import UserProfile
-from streams.control import (
+from streams.messages.records import MAX_ID_CHARS
+from streams.worker.control import (
     BAD_CONTROL,
     HEADER,
     ControlError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from encoders.records import BehaviourEvent
-from streams.demoreport import summarise, what_changed
+from streams.cli.demoreport import summarise, what_changed
+from streams.messages.records import BehaviourEvent
 
 
 def ev(i: int, user: str, item: str, action: str = "purchase") -> BehaviourEvent:

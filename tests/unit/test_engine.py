@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from encoders.records import BehaviourEvent
-from encoders.serving import ItemEmbedding
+from profiles.contracts import ItemEmbedding
 from profiles.engine import Engine, Incoming
 from profiles.policy import PolicyConfig
 from profiles.profile import UserProfile
 from profiles.retrieval import ItemIndex
+from streams.messages.records import BehaviourEvent
 from tests.fakes import FakeModel, catalog
 
 T0 = 1.7e9

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from encoders.records import RecordError
-from streams.codec import decode_event
+from streams.messages.codec import decode_event
+from streams.messages.records import RecordError
 from tests.fuzzcorpus import MUTATIONS, bad_messages
 
 MAX_BYTES = 64 * 1024

@@ -7,7 +7,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.holes import HoleFiller, Record
+from streams.faustcompat.holes import HoleFiller, Record
 
 P0 = TP("items", 0)
 

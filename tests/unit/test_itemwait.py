@@ -1,4 +1,5 @@
-"""The item hold's bookkeeping (streams.itemwait) and the commit guard (streams.commitguard)."""
+"""The item hold's bookkeeping (streams.worker.itemwait) and the commit guard
+(streams.faustcompat.commitguard)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from faust.transport.consumer import Consumer
 
-from streams import commitguard
-from streams.itemwait import ItemWait, Waiting
+from streams.faustcompat import commitguard
+from streams.worker.itemwait import ItemWait, Waiting
 
 
 def w(user: str, item: str | None, offset: int, since: float = 0.0, tp: str = "t0") -> Waiting:

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from encoders.records import RecordError
-from streams.codec import MAX_JSON_DEPTH, decode_event
+from streams.messages.codec import MAX_JSON_DEPTH, decode_event
+from streams.messages.records import RecordError
 
 
 def nested(depth: int) -> bytes:

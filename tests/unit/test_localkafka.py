@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ops.localkafka.launcher import LocalBroker, free_port, kafka_version, port_is_free
 from streams.errors import BrokerError
-from streams.localkafka import LocalBroker, free_port, kafka_version, port_is_free
 
 
 def test_kafka_version_read_from_core_jar(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import faust
 import pytest
 
-from streams.localstate import STORE_URL, CheckedRocksDBStore, damage, is_lock_error
+from streams.faustcompat.localstate import STORE_URL, CheckedRocksDBStore, damage, is_lock_error
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_a_damaged_partition_is_moved_aside_and_reopened_empty(
 ) -> None:
     path = _fill(store)
     DAMAGE[kind](path)
-    with caplog.at_level(logging.ERROR, logger="streams.localstate"):
+    with caplog.at_level(logging.ERROR, logger="streams.faustcompat.localstate"):
         db = store._open_for_partition(0)
     assert db.get(b"user-1") is None, "the damaged copy is not read"
     db.put(b"user-1", b"rebuilt")

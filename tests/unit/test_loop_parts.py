@@ -9,18 +9,18 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from encoders.evaluation.base import ItemIndex as Catalog
-from encoders.holdout import HoldoutError, beats, evaluate_holdout, time_split
-from encoders.records import BehaviourEvent, ItemRecord
-from encoders.serving import ItemEmbedding
+from encoders.evaluation.holdout import HoldoutError, beats, evaluate_holdout, time_split
 from profiles.abtest import assign, bucket
+from profiles.contracts import ItemEmbedding
 from profiles.engine import BatchResult, Engine, Incoming, RecList
 from profiles.hitrate import HitTracker, RollingRate
 from profiles.policy import PolicyConfig
 from profiles.profile import UserProfile
 from profiles.rebuild import rebuild
 from profiles.retrieval import ItemIndex, Scored
-from streams.loop.metrics import LoopMetrics
-from streams.loop.router import ModelRouter
+from streams.messages.records import BehaviourEvent, ItemRecord
+from streams.worker.loopmetrics import LoopMetrics
+from streams.worker.router import ModelRouter
 from tests.fakes import FakeModel, catalog
 from tests.unit.test_engine import Run, ev, incoming
 
@@ -264,7 +264,7 @@ def test_a_swap_rebuilds_profiles_instead_of_resetting_them(ahead: bool) -> None
 
 
 def test_parse_duration() -> None:
-    from streams.loop.logdata import parse_duration
+    from streams.trainer.logdata import parse_duration
 
     assert parse_duration("90s") == 90 and parse_duration("15m") == 900
     assert parse_duration("12h") == 43_200 and parse_duration("7d") == 604_800
@@ -275,7 +275,7 @@ def test_parse_duration() -> None:
 
 
 def test_hit_rate_watch_judges_only_new_outcomes_and_waits_for_enough() -> None:
-    from streams.loop.service import HitRateWatch
+    from streams.trainer.service import HitRateWatch
 
     watch = HitRateWatch(min_outcomes=10)
     assert watch.look({("m1", "hit"): 3.0, ("m1", "miss"): 2.0}, "m1") is None  # only 5 so far

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from encoders.metrics import RankAccumulator, metrics_from_ranks, ranking_metrics, target_ranks
+from encoders.evaluation.ranking import (
+    RankAccumulator,
+    metrics_from_ranks,
+    ranking_metrics,
+    target_ranks,
+)
 
 
 def test_ranks_by_hand() -> None:

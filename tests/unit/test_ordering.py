@@ -8,7 +8,7 @@ from typing import Any
 
 from faust.types import TP
 
-from streams.ordering import InOrderGate
+from streams.faustcompat.ordering import InOrderGate
 
 P0, P1 = TP("events", 0), TP("events", 1)
 

@@ -1,4 +1,4 @@
-"""Placement (streams.placement): misplaced and keyless records are forwarded to their user's
+"""Placement (streams.worker.placement): misplaced and keyless records are forwarded to their user's
 partition with their original position; everything else goes on to the handler."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.control import HEADER, forget_record
-from streams.placement import PLACED_HEADER, Placement, origin, user_partition
 from streams.settings import Settings
+from streams.worker.control import HEADER, forget_record
+from streams.worker.placement import PLACED_HEADER, Placement, origin, user_partition
 
 S = Settings(partitions=4)
 

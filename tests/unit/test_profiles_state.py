@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from encoders.records import ACTIONS
 from profiles.errors import ProfileError
 from profiles.policy import DriftState, PolicyConfig
 from profiles.profile import Applied, RecentEvent, UserProfile, source_key
+from streams.messages.records import ACTIONS
 
 D, S = 8, 16
 

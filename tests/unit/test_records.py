@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from encoders.datafolder import DataFolderError, read_folder, write_folder
-from encoders.records import (
+from encoders.data.folder import DataFolderError, read_folder, write_folder
+from streams.messages.records import (
     ACTIONS,
     MAX_ID_CHARS,
     MAX_TEXT_CHARS,

@@ -10,15 +10,14 @@ import pytest
 import torch
 
 from encoders.checkpoint import save_checkpoint
-from encoders.registry import (
+from streams.registry.state import (
     CHAMPION_KEY,
-    LINEAGE_FILE,
     ModelEntry,
-    ModelStore,
     Record,
     RegistryError,
     RegistryState,
 )
+from streams.registry.store import LINEAGE_FILE, ModelStore
 
 
 def entry(version: str, created: str = "2026-01-01T00:00:00+00:00", **kw: object) -> ModelEntry:

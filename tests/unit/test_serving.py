@@ -12,9 +12,10 @@ import torch
 from encoders.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from encoders.config import ModelConfig
 from encoders.model import DriftRecModel, EventTensors
-from encoders.records import ACTIONS, ItemRecord
-from encoders.serving import ServingModel, StepEvent
+from encoders.serving import ServingModel
 from encoders.textenc import TextEncoder
+from profiles.contracts import StepEvent
+from streams.messages.records import ACTIONS, ItemRecord
 from tests.unit.tinylm import build_tiny_model
 
 ITEMS = [
@@ -164,3 +165,52 @@ def test_read_only_inputs_are_accepted(saved: tuple[Path, DriftRecModel]) -> Non
     served = model.served_interest(h, long2)
     assert model.score(served, long).shape == (2, 2)
     assert new.flags.writeable and np.isfinite(served).all()
+
+
+def test_engine_window_read_out_matches_the_sequence_forward(bert_dir: Path) -> None:
+    """The worker's attention window (the profile's recent events + the event being applied)
+    gives the trainer's sliding-window user vector, and the repeat bonus reaches the query."""
+    from encoders.training.batching import Catalog, collate, gaps_seconds
+    from profiles.engine import Engine, Incoming
+    from profiles.policy import PolicyConfig
+    from profiles.retrieval import ItemIndex
+    from streams.messages.records import BehaviourEvent
+
+    config = ModelConfig(
+        text_dim=32, dim=16, modalities=(("image", 4),), attributes=("price",),
+        scoring="dot", learn_mix=True, attention_window=3, repeat_window=2,
+    )  # fmt: skip
+    torch.manual_seed(1)
+    net = DriftRecModel(config).eval()
+    with torch.no_grad():
+        for p in (net.readout.value.weight, net.readout.slot_bias, net.readout.repeat):  # type: ignore[union-attr]
+            p.normal_(0.0, 0.5)
+    enc = TextEncoder(bert_dir, device="cpu")
+    model = ServingModel(net, enc, version="t", device=torch.device("cpu"))
+    index: ItemIndex = ItemIndex(model.dim)
+    for emb in model.embed_items(ITEMS):
+        index.upsert(emb.item_id, emb.vec, emb)
+    engine = Engine(model, index, PolicyConfig(), top_k=2, window=4, exclude="none")
+    items = ["i0", "i1", None, "i2", "i1", "i3", "i0"]
+    events = [
+        BehaviourEvent(f"e{t}", "u", 1e9 + 60 * t, "search" if i is None else "click", i,
+                       "tea" if i is None else None)
+        for t, i in enumerate(items)
+    ]  # fmt: skip
+    got = []
+    stored = None
+    for t, e in enumerate(events):
+        result = engine.process([Incoming(e, "ev:0", t, t)], {"u": stored})
+        stored = result.profiles["u"]
+        got.append(stored.interest.copy())
+    catalog = Catalog(ITEMS)
+    ev = collate([events], [gaps_seconds(events)], catalog, 32, lambda s: enc.encode([s])[0])
+    feats = torch.from_numpy(np.stack([index.payload(i.item_id).features for i in ITEMS]))  # type: ignore[union-attr]
+    with torch.inference_mode():
+        vecs = net.item_vectors(feats)
+        _, served = net.sequence(ev, feats, vecs)
+    np.testing.assert_allclose(np.stack(got), served[0].numpy(), atol=1e-5)
+    assert stored is not None
+    query = engine.query(stored)
+    bonus = net.readout.repeat.detach().numpy()  # type: ignore[union-attr]
+    assert query.boost == pytest.approx({"i0": float(bonus[0]), "i3": float(bonus[1])})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from encoders.records import BehaviourEvent
-from encoders.split import SplitError, leave_last_out, read_split_file
+from encoders.data.split import SplitError, leave_last_out, read_split_file
+from streams.messages.records import BehaviourEvent
 
 T0 = 1_600_000_000.0
 

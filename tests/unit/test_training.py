@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from encoders.batching import Catalog, windows
 from encoders.checkpoint import load_checkpoint
-from encoders.datafolder import DataFolder
-from encoders.records import BehaviourEvent, ItemRecord
-from encoders.serving import ServingModel, StepEvent
-from encoders.split import leave_last_out
+from encoders.data.folder import DataFolder
+from encoders.data.split import leave_last_out
+from encoders.serving import ServingModel
 from encoders.textenc import TextEncoder
-from encoders.training import KINDS, TrainConfig, train_model
+from encoders.training.batching import Catalog, windows
+from encoders.training.loop import KINDS, TrainConfig, train_model
+from profiles.contracts import StepEvent
+from streams.messages.records import BehaviourEvent, ItemRecord
 from tests.unit.tinylm import WORDS, build_tiny_model
 
 T0 = 1_600_000_000.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.faustcfg import app_config
 from streams.settings import Settings
+from streams.worker.faustcfg import app_config
 
 
 def test_the_default_bind_is_loopback(monkeypatch: pytest.MonkeyPatch) -> None:

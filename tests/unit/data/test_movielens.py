@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from encoders.data.folder import read_folder
 from encoders.data.movielens import WEEK_S, import_movielens, split_title
-from encoders.data.report import DataImportError
-from encoders.datafolder import read_folder
-from encoders.records import MIN_TS
+from encoders.data.summary import DataImportError
 from streams.cli import cli
+from streams.messages.records import MIN_TS
 
 T = 1_000_000_000  # 2001-09-09, inside the contract's range
 

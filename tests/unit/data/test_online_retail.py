@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from encoders.data.folder import read_folder
 from encoders.data.online_retail import import_online_retail, parse_timestamp
-from encoders.data.report import DataImportError
-from encoders.datafolder import read_folder
+from encoders.data.summary import DataImportError
 from streams.cli import cli
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from encoders.data.report import DataImportError
+from encoders.data.folder import read_folder, write_folder
 from encoders.data.sample import SampleSpec, derive_sample
-from encoders.datafolder import read_folder, write_folder
-from encoders.records import BehaviourEvent, ItemRecord
+from encoders.data.summary import DataImportError
 from encoders.samples import sample_path
 from streams.cli import cli
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 T0 = 1_300_000_000.0
 DAY = 86_400.0

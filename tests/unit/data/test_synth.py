@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from encoders.data.folder import read_folder
 from encoders.data.synth import SynthSpec, generate, read_truth
-from encoders.data.topics import TOPICS
-from encoders.datafolder import read_folder
-from encoders.records import BehaviourEvent
+from encoders.data.vocabulary import TOPICS
 from streams.cli import cli
+from streams.messages.records import BehaviourEvent
 
 SMALL = SynthSpec(users=40, items=80, topics=4, min_events=20, max_events=40, bot_fraction=0.1)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from encoders.data.split import leave_last_out
 from encoders.evaluation.base import ItemIndex
 from encoders.evaluation.baselines import ItemKNNText, Popularity, StaticProfile
 from encoders.evaluation.offline import evaluate_offline, gaps_s, replay_histories
 from encoders.evaluation.stream import replay_stream
-from encoders.records import BehaviourEvent, ItemRecord
-from encoders.split import leave_last_out
+from streams.messages.records import BehaviourEvent, ItemRecord
 
 T0 = 1_700_000_000.0
 # a=(1,0) b=(0,1) c=(.6,.8) d=(.8,.6): cosines are easy to do by hand

@@ -8,19 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from encoders.baselines import BaselineConfig
 from encoders.baselines.gru4rec import GRU4Rec
 from encoders.baselines.sasrec import SASRec
+from encoders.config import ModelConfig
+from encoders.data.folder import DataFolder
+from encoders.data.split import leave_last_out
 from encoders.data.synth import SynthSpec, generate
-from encoders.datafolder import DataFolder
 from encoders.evaluation.base import ItemIndex, StreamModel
 from encoders.evaluation.driftrec_model import DriftRecStream
 from encoders.evaluation.offline import replay_histories
 from encoders.evaluation.seqmodels import GRU4RecStream, SASRecStream
-from encoders.split import leave_last_out
 from encoders.textenc import TextEncoder
-from encoders.training import TrainConfig, TrainedModel, train_model
+from encoders.training.loop import TrainConfig, TrainedModel, train_model
+from encoders.training.scoring import score_histories
 from tests.unit.tinylm import build_tiny_model
 
 SPEC = SynthSpec(users=12, items=30, topics=3, min_events=10, max_events=16, image_dim=4)
@@ -42,11 +45,13 @@ def _histories(data: DataFolder) -> list[list[object]]:
     return [list(u.history("test")) for u in leave_last_out(data.events).users]
 
 
-def _check(model: StreamModel, trained: TrainedModel, data: DataFolder) -> None:
+def _check(
+    model: StreamModel, trained: TrainedModel, data: DataFolder, *, repeat: bool = False
+) -> None:
     histories = _histories(data)
     assert any(len(h) > 12 for h in histories)  # longer than SASRec's window below
     assert max(len(h) for h in histories) < 64
-    expected = trained.score_users(histories)  # type: ignore[arg-type]  # (U, N)
+    expected = score_histories(trained, histories, repeat=repeat)  # type: ignore[arg-type]
     got = model.scores(model.interest(replay_histories(model, histories)))  # type: ignore[arg-type]
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
 
@@ -54,6 +59,22 @@ def _check(model: StreamModel, trained: TrainedModel, data: DataFolder) -> None:
 def test_driftrec_stream_matches_the_trainer(data: DataFolder, encoder: TextEncoder) -> None:
     trained = train_model(data, "driftrec", train_config=TC, encoder=encoder)
     _check(DriftRecStream(trained.to_serving(), ItemIndex(data.items)), trained, data)
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_driftrec_readout_levers_stream_matches_the_trainer(
+    data: DataFolder, encoder: TextEncoder, repeat: bool
+) -> None:
+    # dot-product scoring, learned mix, attention over the last 5 events, repeat bonus over 6:
+    # the streaming window (the profile's) gives the trainer's sliding-window numbers.
+    config = ModelConfig(scoring="dot", learn_mix=True, attention_window=5, repeat_window=6, dim=16)
+    trained = train_model(data, "driftrec", config=config, train_config=TC, encoder=encoder)
+    net = trained.net.inner()
+    with torch.no_grad():  # one epoch leaves the zero-initialised parts near zero: make them count
+        for p in (net.readout.value.weight, net.readout.slot_bias, net.readout.repeat):  # type: ignore[union-attr]
+            p.normal_(0.0, 0.5)
+    stream = DriftRecStream(trained.to_serving(), ItemIndex(data.items), repeat=repeat)
+    _check(stream, trained, data, repeat=repeat)
 
 
 @pytest.mark.parametrize("kind", ["gru4rec", "sasrec"])

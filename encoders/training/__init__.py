@@ -1,0 +1,1 @@
+"""Training the interest model: the loop, its parts, batching and scoring."""

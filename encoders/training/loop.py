@@ -1,0 +1,346 @@
+"""Self-supervised training of driftrec and the ID-based baselines, with one trainer and one scorer.
+
+Public API (what ``driftrec train`` and ``driftrec eval`` call)::
+
+    trained = train_model(data, "driftrec" | "gru4rec" | "sasrec", config=None, seed=0,
+                          train_config=TrainConfig(), split=None, cache_dir=None, encoder=None)
+    scores = trained.score_users(histories)      # event lists -> (U, N) float32, columns in
+                                                 # trained.catalog.ids (= data.items) order
+    metrics = evaluate_split(trained, split, "test")  # encoders.training.scoring
+    version = trained.save(model_dir)            # checkpoint folder (safetensors + JSON)
+    serving = trained.to_serving()               # driftrec only: the in-memory ServingModel
+
+Objective: next-item prediction. After each event of a user's training sequence the model's user
+vector (driftrec: the served interest) scores the catalog's item vectors by inner product; cross
+entropy against the item of the next event — a full softmax over all items up to
+``full_softmax_max_items``, sampled uniform negatives beyond. AdamW, linear warm-up then cosine
+decay, gradient clipping, early stopping on validation NDCG@10 (leave-last-out split, full ranking,
+history masked), the best epoch's weights kept. Same seed, same data, same device -> same weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from encoders.baselines import BASELINES, BaselineConfig
+from encoders.checkpoint import save_checkpoint
+from encoders.config import ModelConfig
+from encoders.data.folder import DataFolder
+from encoders.data.split import Split, group_by_user, leave_last_out
+from encoders.model import DriftRecModel
+from encoders.textcache import TextVectorCache
+from encoders.textenc import TextEncoder, resolve_device
+from encoders.training.batching import Catalog, Window, collate_windows, data_fingerprint, windows
+from encoders.training.parts import (
+    BaselineAdapter,
+    DriftRecAdapter,
+    SequenceRecommender,
+    build_catalog_features,
+    derive_model_config,
+    length_bucketed_batches,
+    lr_lambda,
+)
+from encoders.training.scoring import evaluate_split, score_histories
+from streams.messages.records import BehaviourEvent
+
+log = logging.getLogger(__name__)
+KINDS = ("driftrec", *BASELINES)
+__all__ = [
+    "KINDS",
+    "TrainConfig",
+    "TrainedModel",
+    "evaluate_split",
+    "score_histories",
+    "train_model",
+]
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (not saved as model config: they do not change what a model is)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    #: Fraction of all steps spent warming the learning rate up linearly from 0.
+    warmup_frac: float = 0.05
+    grad_clip: float = 1.0
+    #: Epochs without a better validation NDCG@10 before stopping.
+    patience: int = 3
+    #: Longest training window (events); longer histories are cut into overlapping windows.
+    max_len: int = 200
+    #: Catalogs up to this size get a full softmax; larger ones sampled negatives.
+    full_softmax_max_items: int = 50_000
+    negatives: int = 2048
+    #: driftrec: add an item-ID embedding to the content tower (new items fall back to content).
+    item_ids: bool = True
+    #: driftrec with scoring="cosine": its served interest is unit-length, so its logits u·v are
+    #: divided by this during training to make the softmax sharp enough to learn from (a ranking
+    #: is unchanged by it). Not used with scoring="dot". The repeat bonus (repeat_window > 0) is
+    #: learned with the full softmax only (catalogs up to full_softmax_max_items).
+    temperature: float = 0.1
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "max_len", "negatives"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not self.lr > 0 or not 0 <= self.warmup_frac < 1 or not self.grad_clip > 0:
+            raise ValueError(
+                f"need lr > 0, 0 <= warmup_frac < 1, grad_clip > 0; got {self.lr}, "
+                f"{self.warmup_frac}, {self.grad_clip}"
+            )
+
+
+@dataclass
+class TrainedModel:
+    kind: str
+    net: SequenceRecommender
+    catalog: Catalog
+    config: ModelConfig | BaselineConfig
+    train_config: TrainConfig
+    seed: int
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    train_seconds: float
+    fingerprint: str
+    encoder: TextEncoder | None = None
+    text_vectors: dict[str, F32] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def score_users(self, histories: Sequence[Sequence[BehaviourEvent]]) -> F32:
+        """``(U, N)`` scores of every catalog item for each history (events in time order)."""
+        return score_histories(self, histories)
+
+    def save(self, model_dir: Path, *, extra_metrics: dict[str, Any] | None = None) -> str:
+        """Write a checkpoint folder; returns its version."""
+        net = self.net.inner()
+        text = (
+            {}
+            if self.encoder is None
+            else {"id": self.encoder.encoder_id, "source": self.encoder.source}
+        )
+        return save_checkpoint(
+            model_dir,
+            kind=self.kind,
+            config=self.config.to_json(),
+            state=net.state_dict(),
+            text_encoder=text,
+            data={"fingerprint": self.fingerprint, "items": len(self.catalog)},
+            metrics={
+                **self.metrics,
+                **(extra_metrics or {}),
+                "train_seconds": self.train_seconds,
+                "seed": self.seed,
+                "train": asdict(self.train_config),
+            },
+            item_ids=self.catalog.ids,
+        )
+
+    def to_serving(self) -> Any:
+        """The in-memory :class:`~encoders.serving.ServingModel` of a driftrec model."""
+        from encoders.serving import ServingModel
+
+        if self.kind != "driftrec" or self.encoder is None:
+            raise ValueError(f"only driftrec models are served, this is {self.kind!r}")
+        net = self.net.inner()
+        assert isinstance(net, DriftRecModel)
+        return ServingModel(
+            net,
+            self.encoder,
+            version=f"mem-{self.fingerprint[7:15]}",
+            item_ids=self.catalog.ids,
+            device=self.device,
+        )
+
+
+def train_model(
+    data: DataFolder,
+    kind: str = "driftrec",
+    config: ModelConfig | BaselineConfig | None = None,
+    seed: int = 0,
+    *,
+    train_config: TrainConfig | None = None,
+    split: Split | None = None,
+    cache_dir: Path | None = None,
+    encoder: TextEncoder | None = None,
+) -> TrainedModel:
+    """Train ``kind`` on ``split``'s training events (default: leave-last-out of ``data``)."""
+    if kind not in KINDS:
+        raise ValueError(f"model kind must be one of {KINDS}, got {kind!r}")
+    tc = train_config or TrainConfig()
+    device = resolve_device(tc.device)
+    split = split or leave_last_out(data.events)
+    catalog = Catalog(data.items)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    text_vectors: dict[str, F32] = {}
+    net: SequenceRecommender
+    if kind == "driftrec":
+        if encoder is None:
+            cache = TextVectorCache(cache_dir) if cache_dir is not None else None
+            encoder = TextEncoder(device=device, cache=cache)
+        mcfg = config if isinstance(config, ModelConfig) else None
+        model_config = derive_model_config(data, encoder.dim, mcfg, tc.item_ids)
+        features = build_catalog_features(data.items, encoder, model_config)
+        texts = sorted({e.text for e in data.events if e.text})
+        if texts:
+            text_vectors = dict(zip(texts, encoder.encode(texts), strict=True))
+        torch.manual_seed(seed)
+        net = DriftRecAdapter(model_config, torch.from_numpy(features))
+        cfg: ModelConfig | BaselineConfig = model_config
+    else:
+        bcfg = config if isinstance(config, BaselineConfig) else None
+        cfg = (
+            replace(bcfg, kind=kind, n_items=len(catalog))
+            if bcfg
+            else BaselineConfig(kind=kind, n_items=len(catalog))
+        )
+        torch.manual_seed(seed)
+        net = BaselineAdapter(cfg)
+    net.to(device)
+    max_len = min(tc.max_len, cfg.max_len) if isinstance(cfg, BaselineConfig) else tc.max_len
+    train_windows = [
+        w
+        for seq in group_by_user(split.train_events()).values()
+        for w in windows(seq, catalog, max_len)
+    ]
+    if not train_windows:
+        raise ValueError("no training sequences: every user needs at least two events")
+    trained = TrainedModel(
+        kind,
+        net,
+        catalog,
+        cfg,
+        tc,
+        seed,
+        {},
+        [],
+        0.0,
+        data_fingerprint(data),
+        encoder,
+        text_vectors,
+    )
+    _fit(trained, train_windows, split, rng, device)
+    return trained
+
+
+def _batch_loss(
+    net: SequenceRecommender, ev: Any, targets: torch.Tensor, tc: TrainConfig, gen: torch.Generator
+) -> torch.Tensor:
+    vecs = net.item_matrix()  # (N, D)
+    users = net(ev, vecs)  # (B, T, D)
+    recent = None
+    if isinstance(net, DriftRecAdapter):
+        if net.net.config.scoring == "cosine":
+            users = users / tc.temperature
+        recent = net.net.recent_items(ev.item)  # (B, T, R) or None
+    sel = targets >= 0
+    u, y = users[sel], targets[sel]  # (P, D), (P,)
+    n = vecs.shape[0]
+    if n <= tc.full_softmax_max_items:
+        logits = u @ vecs.T  # (P, N) full softmax
+        if recent is not None and isinstance(net, DriftRecAdapter):
+            logits = net.net.add_repeat_bonus(logits, recent[sel])
+        return nn.functional.cross_entropy(logits, y)
+    neg = torch.randint(0, n, (tc.negatives,), generator=gen).to(u.device)  # (K,)
+    pos = (u * vecs[y]).sum(-1, keepdim=True)  # (P, 1)
+    logits = (u @ vecs[neg].T).masked_fill(neg.unsqueeze(0) == y.unsqueeze(1), -1e9)  # (P, K)
+    zeros = torch.zeros(len(y), dtype=torch.long, device=u.device)
+    return nn.functional.cross_entropy(torch.cat([pos, logits], dim=1), zeros)
+
+
+def _fit(
+    trained: TrainedModel,
+    train_windows: list[Window],
+    split: Split,
+    rng: np.random.Generator,
+    device: torch.device,
+) -> None:
+    tc, net = trained.train_config, trained.net
+    text_dim = trained.config.text_dim if isinstance(trained.config, ModelConfig) else 1
+    lookup = trained.text_vectors.__getitem__ if trained.text_vectors else None
+    steps_per_epoch = math.ceil(len(train_windows) / tc.batch_size)
+    total = steps_per_epoch * tc.epochs
+    opt = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, tc.warmup_frac))
+    gen = torch.Generator().manual_seed(trained.seed)
+    valid_users = split.users
+    best, best_state, bad_epochs = -1.0, None, 0
+    start = time.perf_counter()
+    for epoch in range(1, tc.epochs + 1):
+        net.train()
+        batches = length_bucketed_batches(train_windows, tc.batch_size, rng)
+        bar = tqdm(
+            batches,
+            desc=f"{trained.kind} epoch {epoch}/{tc.epochs}",
+            disable=not tc.progress,
+            leave=False,
+            unit="batch",
+        )
+        losses = []
+        for rows in bar:
+            batch = [train_windows[i] for i in rows]
+            ev, targets = collate_windows(batch, trained.catalog, text_dim, lookup)
+            loss = _batch_loss(net, ev.to(device), targets.to(device), tc, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]  # torch's backward is untyped
+            nn.utils.clip_grad_norm_(net.parameters(), tc.grad_clip)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        metrics = evaluate_split(trained, split, "valid") if valid_users else {"NDCG@10": 0.0}
+        row = {
+            "epoch": float(epoch),
+            "loss": float(np.mean(losses)),
+            **metrics,
+            "seconds": time.perf_counter() - start,
+        }
+        trained.history.append(row)
+        log.info(
+            "%s epoch %d: loss %.4f valid NDCG@10 %.4f",
+            trained.kind,
+            epoch,
+            row["loss"],
+            metrics["NDCG@10"],
+        )
+        tqdm.write(
+            f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} valid NDCG@10 "
+            f"{metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f} "
+            f"({row['seconds']:.0f}s)",
+            file=sys.stderr,
+        )
+        if metrics["NDCG@10"] > best:
+            best, bad_epochs = metrics["NDCG@10"], 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            trained.metrics = {f"valid_{k}": v for k, v in metrics.items()} | {"best_epoch": epoch}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= tc.patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    trained.train_seconds = time.perf_counter() - start

@@ -1,0 +1,1 @@
+"""Operations tooling that is importable: the local Kafka broker launcher."""

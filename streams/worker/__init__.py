@@ -1,0 +1,1 @@
+"""The Faust worker: ``faust -A streams.worker.app worker`` (app, agents, views, runtime)."""

@@ -1,0 +1,79 @@
+"""Metrics of the learning loop, labelled by model version so the dashboard compares them.
+
+Created by :class:`streams.worker.metrics.Metrics` on its registry (so they appear wherever the
+worker's metrics do, and tests inject a registry the same way).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Event timestamp -> list computed, per model version: the same range as the worker's end-to-end
+# latency (batch wait plus processing, 10-500 ms when healthy; the top buckets catch backlogs).
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# A swap loads weights and re-embeds the catalog (tens of ms for a small catalog with a warm text
+# cache, tens of seconds for a large one with a new text encoder); a rebuild batch replays up to
+# a window (20) of events for up to a few hundred users: milliseconds to seconds on a CPU.
+SWAP_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+REBUILD_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class LoopMetrics:
+    """Live hit rate, A/B traffic and latency per model version; swaps and rebuilds."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.list_outcomes = Counter(
+            "driftrec_live_list_outcomes",
+            "Published lists judged: hit = the user acted on a listed item within the next "
+            "hit_window events, miss otherwise.",
+            ["model_version", "outcome"],
+            registry=r,
+        )
+        self.hit_rate = Gauge(
+            "driftrec_live_hit_rate",
+            "Share of hits among the last 500 judged lists of each model version.",
+            ["model_version"],
+            registry=r,
+        )
+        self.events_by_model = Counter(
+            "driftrec_ab_events",
+            "Events applied, by the model version serving the user (A/B split).",
+            ["model_version", "role"],
+            registry=r,
+        )
+        self.latency_by_model = Histogram(
+            "driftrec_model_list_latency_seconds",
+            "From the triggering event's timestamp to its list being ready, per model version.",
+            ["model_version"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.serving = Gauge(
+            "driftrec_serving_model",
+            "1 for each model version this worker serves, by role.",
+            ["model_version", "role"],
+            registry=r,
+        )
+        self.swaps = Counter(
+            "driftrec_model_swaps", "Hot model swaps done without a restart.", registry=r
+        )
+        self.swap_seconds = Histogram(
+            "driftrec_model_swap_seconds",
+            "Time to load a promoted model and re-embed the catalog under it.",
+            buckets=SWAP_BUCKETS_S,
+            registry=r,
+        )
+        self.rebuilds = Counter(
+            "driftrec_profile_rebuilds",
+            "Profiles rebuilt under a new model from their recent-event window, by mode.",
+            ["mode"],
+            registry=r,
+        )
+        self.rebuild_seconds = Histogram(
+            "driftrec_profile_rebuild_seconds",
+            "Time of one batched rebuild (lazy: on the event path; background: off it).",
+            ["mode"],
+            buckets=REBUILD_BUCKETS_S,
+            registry=r,
+        )

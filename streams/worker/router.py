@@ -1,0 +1,188 @@
+"""The engine a worker serves with: champion and optional challenger, users routed by stable hash.
+
+:class:`ModelRouter` *is* an :class:`~profiles.engine.Engine` to its callers (the behaviour batch
+and the web views call ``process`` and ``recommend`` on it, the health view reads ``model`` and
+``index``: the champion's), and inside it:
+
+* routes each user to the champion or, for ``share`` of users (:mod:`profiles.abtest`), to the
+  challenger — each engine has its own model and its own item vectors;
+* rebuilds every stored profile made by another model from its recent-event window
+  (:mod:`profiles.rebuild`) before the engine sees it, batched across the batch's users; when a
+  background rebuild already did it (``rebuilt``), the precomputed profile is used instead;
+* feeds the live hit-rate tracker and exports outcomes, traffic and latency per model version.
+
+It runs on the worker's single model thread, like every engine call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from profiles.abtest import Role, assign
+from profiles.engine import BatchResult, Engine, Incoming, RecList
+from profiles.hitrate import HitTracker, RollingRate
+from profiles.profile import UserProfile
+from profiles.rebuild import rebuild
+from streams.worker.loopmetrics import LoopMetrics
+
+log = logging.getLogger(__name__)
+
+
+class ModelRouter(Engine):
+    """Champion + optional challenger behind the one-engine interface."""
+
+    def __init__(
+        self,
+        champion: Engine,
+        challenger: Engine | None,
+        *,
+        share: float,
+        tracker: HitTracker,
+        metrics: LoopMetrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            champion.model,
+            champion.index,
+            champion.policy,
+            top_k=champion.top_k,
+            window=champion.window,
+        )
+        self.champion = champion
+        self.challenger = challenger
+        self.share = share if challenger is not None else 0.0
+        self.tracker = tracker
+        self.metrics = metrics
+        self.clock = clock
+        self.rates: dict[str, RollingRate] = {}
+        #: Profiles rebuilt ahead of time by a background pass, by user id.
+        self.rebuilt: dict[str, UserProfile] = {}
+
+    # --- routing ---------------------------------------------------------------------------
+    def engines(self) -> list[Engine]:
+        return [self.champion] if self.challenger is None else [self.champion, self.challenger]
+
+    def role_of(self, user_id: str) -> Role:
+        if self.challenger is None or self.share <= 0.0:
+            return "champion"
+        return assign(user_id, self.share, salt=self.challenger.model.version)
+
+    def engine_for(self, user_id: str) -> Engine:
+        if self.role_of(user_id) == "challenger" and self.challenger is not None:
+            return self.challenger
+        return self.champion
+
+    def versions(self) -> dict[str, str]:
+        """role -> model version served."""
+        out = {"champion": self.champion.model.version}
+        if self.challenger is not None:
+            out["challenger"] = self.challenger.model.version
+        return out
+
+    # --- the engine interface --------------------------------------------------------------
+    def process(
+        self, batch: Sequence[Incoming], stored: Mapping[str, UserProfile | None]
+    ) -> BatchResult:
+        groups: dict[int, list[Incoming]] = {}
+        engines = self.engines()
+        for inc in batch:
+            eng = self.engine_for(inc.event.user_id)
+            groups.setdefault(engines.index(eng), []).append(inc)
+        merged = BatchResult()
+        for i, part in groups.items():
+            eng = engines[i]
+            users = {inc.event.user_id for inc in part}
+            ready = self.prepare(eng, {u: stored.get(u) for u in users})
+            result = eng.process(part, ready)
+            self._account(eng, result)
+            _merge(merged, result)
+        for outcome in self.tracker.batch(batch, merged):
+            rate = self.rates.setdefault(outcome.model_version, RollingRate())
+            self.metrics.list_outcomes.labels(
+                model_version=outcome.model_version, outcome="hit" if outcome.hit else "miss"
+            ).inc()
+            self.metrics.hit_rate.labels(model_version=outcome.model_version).set(
+                rate.add(outcome.hit)
+            )
+        return merged
+
+    def recommend(self, profile: UserProfile) -> RecList:
+        eng = self.engine_for(profile.user_id)
+        ready = self.prepare(eng, {profile.user_id: profile.copy()})[profile.user_id]
+        assert ready is not None
+        return eng.recommend(ready)
+
+    # --- rebuilds --------------------------------------------------------------------------
+    def prepare(
+        self, eng: Engine, stored: Mapping[str, UserProfile | None]
+    ) -> dict[str, UserProfile | None]:
+        """``stored`` with every profile of another model replaced by its rebuild (lazy)."""
+        out = dict(stored)
+        stale: list[UserProfile] = []
+        version = eng.model.version
+        for user, profile in stored.items():
+            if profile is None or profile.model_version == version:
+                continue
+            early = self.rebuilt.pop(user, None)
+            if (
+                early is not None
+                and early.model_version == version
+                and early.last_event_id == profile.last_event_id
+                and early.events_applied == profile.events_applied
+            ):
+                out[user] = early
+                self.metrics.rebuilds.labels(mode="background_used").inc()
+            else:
+                stale.append(profile)
+        if stale:
+            t0 = time.perf_counter()
+            stats = rebuild(stale, eng.model, eng.index)
+            self.metrics.rebuild_seconds.labels(mode="lazy").observe(time.perf_counter() - t0)
+            self.metrics.rebuilds.labels(mode="lazy").inc(stats.profiles)
+        return out
+
+    def rebuild_ahead(self, profiles: Sequence[UserProfile]) -> int:
+        """Background pass: rebuild ``profiles`` now and keep them for the users' next events."""
+        by_engine: dict[int, list[UserProfile]] = {}
+        engines = self.engines()
+        for p in profiles:
+            eng = self.engine_for(p.user_id)
+            if p.model_version != eng.model.version:
+                by_engine.setdefault(engines.index(eng), []).append(p)
+        done = 0
+        for i, todo in by_engine.items():
+            t0 = time.perf_counter()
+            rebuild(todo, engines[i].model, engines[i].index)
+            self.metrics.rebuild_seconds.labels(mode="background").observe(time.perf_counter() - t0)
+            self.metrics.rebuilds.labels(mode="background").inc(len(todo))
+            for p in todo:
+                self.rebuilt[p.user_id] = p
+            done += len(todo)
+        return done
+
+    def _account(self, eng: Engine, result: BatchResult) -> None:
+        version = eng.model.version
+        role = "challenger" if eng is self.challenger else "champion"
+        self.metrics.events_by_model.labels(model_version=version, role=role).inc(result.applied)
+        now = self.clock()
+        for rec in result.lists:
+            if rec.event_ts is not None:
+                self.metrics.latency_by_model.labels(model_version=version).observe(
+                    max(0.0, now - rec.event_ts)
+                )
+
+
+def _merge(into: BatchResult, part: BatchResult) -> None:
+    into.profiles.update(part.profiles)
+    into.profile_refs.update(part.profile_refs)
+    into.lists.extend(part.lists)
+    into.rejected.extend(part.rejected)
+    into.duplicates.extend(part.duplicates)
+    into.applied += part.applied
+    into.resets += part.resets
+    into.drifts.extend(part.drifts)
+    into.step_seconds.extend(part.step_seconds)
+    if part.retrieval_seconds is not None:
+        into.retrieval_seconds = (into.retrieval_seconds or 0.0) + part.retrieval_seconds
