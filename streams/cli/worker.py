@@ -9,6 +9,7 @@ import click
 
 from streams.cli.options import bootstrap_option, make_settings, setting_default
 from streams.errors import StreamsError
+from streams.faustcompat.version import check_faust_version
 from streams.topics import ensure_topics
 
 
@@ -68,6 +69,7 @@ def worker(
         if value is not None:
             os.environ[name] = str(value)
     try:
+        check_faust_version()
         ensure_topics(make_settings())
     except StreamsError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -38,14 +38,3 @@ def ack_processed_only(consumer: Any, message: Any) -> bool:
 def install() -> None:
     """Patch Faust's consumer (idempotent)."""
     Consumer.ack = ack_processed_only  # type: ignore[method-assign,assignment]  # on purpose
-
-
-async def start_offset(consumer: Any, tp: Any) -> int:
-    """Where a partition's stream starts after an assignment: its committed offset, asked of the
-    broker (Faust's own bookkeeping is filled in only once its seek has happened), or the start of
-    the log when nothing was committed or retention has deleted the committed position (the
-    consumer then resets to the earliest offset, ``auto_offset_reset``)."""
-    thread = consumer._thread  # Faust's aiokafka consumer runs in its own thread and loop
-    committed = await thread.call_thread(thread._ensure_consumer().committed, tp)
-    earliest = int((await consumer.earliest_offsets(tp))[tp])
-    return earliest if committed is None else max(int(committed), earliest)

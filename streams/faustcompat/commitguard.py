@@ -56,6 +56,12 @@ def install() -> None:
     Consumer._new_offset = new_offset_below_floor  # type: ignore[method-assign,assignment]  # on purpose
 
 
+def untrack(message: Any) -> None:
+    """Keep a held message's offset out of its batch's acknowledgement (:mod:`.acks` skips
+    untracked messages)."""
+    message.tracked = False
+
+
 def ack_late(consumer: Any, message: Any) -> None:
     """Acknowledge a held message once it was handled (its batch's acknowledgement skipped it:
     held messages are untracked, see :mod:`streams.faustcompat.acks`)."""

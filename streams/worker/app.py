@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from streams.faustcompat import acks
 from streams.faustcompat.localstate import STORE_URL
+from streams.faustcompat.version import FaustVersionError, check_faust_version
 from streams.messages.codec import decode_item
 from streams.messages.records import ItemRecord, RecordError
 from streams.settings import get_settings
@@ -23,6 +24,10 @@ from streams.worker.loopruntime import LoopRuntime
 from streams.worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
+try:  # `faust -A streams.worker.app worker` imports this module first: stop with one line
+    check_faust_version()
+except FaustVersionError as exc:
+    raise SystemExit(f"driftrec worker: {exc}") from None
 settings = get_settings()
 metrics = Metrics(REGISTRY)
 runtime = LoopRuntime(settings, metrics)  # Runtime + registry-driven hot swap

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from typing import Any
 
 from streams.faustcompat import commitguard
-from streams.faustcompat.acks import start_offset
+from streams.faustcompat.offsets import start_offset
 from streams.faustcompat.ordering import InOrderGate, held_counter
 from streams.worker.agents.batch import EventsBatch
 from streams.worker.agents.waiting import HoldingBatch, WaitMetrics

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from streams.faustcompat.acks import start_offset
 from streams.faustcompat.holes import BrokerRange, HoleFiller
+from streams.faustcompat.offsets import start_offset
 from streams.messages.codec import dead_letter, decode_item
 from streams.messages.records import RecordError
 from streams.worker.app import app, catalog, items_dlq, items_topic, metrics, runtime, settings

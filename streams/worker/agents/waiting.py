@@ -26,6 +26,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from streams.faustcompat import commitguard
 from streams.messages.codec import decode_event
 from streams.messages.records import RecordError
 from streams.settings import Settings
@@ -121,7 +122,7 @@ class HoldingBatch:
         # No await from here on: the commit guard must never see a half-updated hold.
         self.wait.adopt(plan)
         for w in plan.newly_held:
-            w.ev.message.tracked = False  # its batch's acknowledgement must not commit it
+            commitguard.untrack(w.ev.message)  # its batch's acknowledgement must not commit it
         for w in plan.released_held:
             self.ack(w.ev.message)
         given_up = {id(w) for w in plan.given_up}
