@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = Field(
         default=None, description="Private key (PEM) of the client certificate."
     )
+    kafka_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Longest wait for Kafka to answer before a command gives up (seconds; "
+        "the --timeout option of every command that needs Kafka).",
+    )
 
     # --- The local broker started by `driftrec kafka start` ---
     kafka_port: int = Field(

@@ -50,7 +50,7 @@ def _train(ctx: EvalContext, kind: str) -> Any:
     if not opts.train_missing:
         raise EvaluationError(
             f"{kind}: no checkpoint (give --model or --checkpoints DIR with {kind}/ inside, "
-            f"or train one: driftrec train --model {kind} --data DIR --out DIR)"
+            f"or train one: driftrec train --kind {kind} --data DIR --out DIR)"
         )
     tc = TrainConfig(device=opts.device, progress=opts.progress)
     if opts.train_epochs is not None:

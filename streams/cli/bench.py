@@ -21,7 +21,7 @@ SECTION_HELP = (
 @click.command()
 @click.option("--quick", is_flag=True, help="Fewer and shorter runs (under 3 minutes).")
 @click.option(
-    "--json",
+    "--json-out",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,

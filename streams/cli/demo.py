@@ -218,12 +218,19 @@ def _send(producer: KafkaProducer, topic: str, payloads: list[tuple[bytes, bytes
 )
 @click.option(
     "--rate",
-    type=float,
+    type=click.FloatRange(min=0),
     default=200.0,
     help="Events per second; 0 sends as fast as possible (then latency is mostly queueing).",
 )
-@click.option("--limit", type=int, default=None, help="Replay only the first N events.")
-@click.option("--watch", type=int, default=3, help="Users whose lists are shown as they arrive.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=None, help="Replay only the first N events."
+)
+@click.option(
+    "--watch",
+    type=click.IntRange(min=0),
+    default=3,
+    help="Users whose lists are shown as they arrive.",
+)
 @click.option(
     "--keep-running", is_flag=True, help="Leave the worker (and a broker started here) running."
 )

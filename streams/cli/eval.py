@@ -61,7 +61,7 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 )
 @click.option("--seed", type=int, default=0, help="Seed for models trained here.")
 @click.option(
-    "--json",
+    "--json-out",
     "json_out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -71,7 +71,7 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
     "--chart",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="PNG chart path (default: the --json path with .png).",
+    help="PNG chart path (default: the --json-out path with .png).",
 )
 @click.option(
     "--models",

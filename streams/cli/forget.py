@@ -7,7 +7,7 @@ import time
 import click
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.cli.options import bootstrap_option, make_settings
+from streams.cli.options import bootstrap_option, kafka_settings, timeout_option
 from streams.cli.produce import make_producer
 from streams.errors import StreamsError
 from streams.settings import Settings
@@ -43,12 +43,13 @@ def _wait_tombstone(consumer: KafkaConsumer, user: bytes, timeout_s: float) -> b
 @click.option(
     "--wait",
     "wait_s",
-    type=float,
+    type=click.FloatRange(min=0),
     default=None,
     help="Wait up to this many seconds for the worker's tombstone on the recommendations topic.",
 )
 @bootstrap_option
-def forget(user: str, wait_s: float | None, bootstrap_servers: str) -> None:
+@timeout_option
+def forget(user: str, wait_s: float | None, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Forget USER: the owning worker deletes the profile and publishes a tombstone.
 
     The request travels on the events topic, keyed by USER, so it is applied after every event
@@ -56,11 +57,11 @@ def forget(user: str, wait_s: float | None, bootstrap_servers: str) -> None:
     retention; the recommendations topic receives a null value for USER that consumers treat as
     "delete this user's list".
     """
-    settings = make_settings(bootstrap_servers=bootstrap_servers)
     try:
         key, value, headers = forget_record(user)
     except ControlError as exc:
         raise click.BadParameter(str(exc), param_hint="USER") from exc
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
     consumer = None
     try:
         ensure_topics(settings)

@@ -1,43 +1,66 @@
-"""Root of the ``driftrec`` command: global options and the subcommand registry."""
+"""Root of the ``driftrec`` command: global options and the subcommand registry.
+
+Subcommands are imported when they run (not when the root loads), so a command that needs no
+model pays no torch import: ``driftrec produce`` and friends start, and fail, quickly.
+"""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import version
+from typing import Any
 
 import click
 
-from streams.cli.bench import bench
-from streams.cli.config import config
-from streams.cli.data import data
-from streams.cli.eval import eval_cmd
-from streams.cli.forget import forget
-from streams.cli.kafka import kafka
-from streams.cli.models import models
-from streams.cli.pipeline import PIPELINE_COMMANDS
-from streams.cli.train import train_cmd
-from streams.cli.trainer import trainer
+from streams.cli.errors import DriftrecGroup
+
+#: Subcommand name -> "module:attribute" of its click command.
+COMMANDS: dict[str, str] = {
+    "kafka": "streams.cli.kafka:kafka",
+    "data": "streams.cli.data:data",
+    "bench": "streams.cli.bench:bench",
+    "eval": "streams.cli.eval:eval_cmd",
+    "models": "streams.cli.models:models",
+    "train": "streams.cli.train:train_cmd",
+    "trainer": "streams.cli.trainer:trainer",
+    "forget": "streams.cli.forget:forget",
+    "config": "streams.cli.config:config",
+    "worker": "streams.cli.worker:worker",
+    "items": "streams.cli.produce:items",
+    "produce": "streams.cli.produce:produce",
+    "tail": "streams.cli.tail:tail",
+    "demo": "streams.cli.demo:demo",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class LazyGroup(DriftrecGroup):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = target.partition(":")
+        command: Any = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 @click.version_option(version("driftrec"), prog_name="driftrec")
 def cli() -> None:
     """driftrec: a streaming recommender that follows users' changing interests.
 
     Every option that names an environment variable reads it when the option is not given.
+    Exit status: 0 done, 1 a runtime failure (e.g. Kafka unreachable), 2 a usage error (a bad
+    option, argument or DRIFTREC_* value).
     """
-
-
-cli.add_command(kafka)
-cli.add_command(data)
-cli.add_command(bench)
-cli.add_command(eval_cmd)
-cli.add_command(models)
-cli.add_command(train_cmd)
-cli.add_command(trainer)
-cli.add_command(forget)
-cli.add_command(config)
-for _command in PIPELINE_COMMANDS:  # worker, items, produce, tail, demo
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -11,21 +11,27 @@ from typing import Any
 import click
 
 from encoders.checkpoint import CheckpointError, load_checkpoint
-from streams.cli.options import bootstrap_option, make_settings
+from streams.cli.options import bootstrap_option, make_settings, timeout_option
+from streams.cli.reach import KafkaUnreachable, require_kafka
 from streams.errors import StreamsError
 from streams.registry.state import ModelEntry, RegistryError, RegistryState
 from streams.registry.transport import Registry
 
 
-def _registry(bootstrap_servers: str) -> Registry:
-    return Registry(make_settings(bootstrap_servers=bootstrap_servers))
+def _registry(bootstrap_servers: str, kafka_timeout_s: float, *, reachable: bool) -> Registry:
+    """The registry client; ``reachable``: first check that Kafka answers (else exit 1)."""
+    settings = make_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
+    if reachable:
+        require_kafka(settings)
+    return Registry(settings)
 
 
 def _read(registry: Registry) -> RegistryState:
     """The registry from Kafka; with the broker down, the local mirror (said loudly on stderr)."""
     try:
+        require_kafka(registry.settings)
         return registry.state()
-    except StreamsError as exc:
+    except (StreamsError, KafkaUnreachable) as exc:
         mirrored = registry.mirror()
         if mirrored is None:
             raise click.ClickException(str(exc)) from exc
@@ -59,9 +65,10 @@ def models() -> None:
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per model, one per line.")
 @bootstrap_option
-def list_cmd(as_json: bool, bootstrap_servers: str) -> None:
+@timeout_option
+def list_cmd(as_json: bool, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Every registered model, oldest first."""
-    rows = _read(_registry(bootstrap_servers)).rows()
+    rows = _read(_registry(bootstrap_servers, kafka_timeout_s, reachable=False)).rows()
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, sort_keys=True))
@@ -82,9 +89,10 @@ def list_cmd(as_json: bool, bootstrap_servers: str) -> None:
 @models.command()
 @click.argument("version")
 @bootstrap_option
-def show(version: str, bootstrap_servers: str) -> None:
+@timeout_option
+def show(version: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """One model's record, lineage file and the champion history, as JSON."""
-    registry = _registry(bootstrap_servers)
+    registry = _registry(bootstrap_servers, kafka_timeout_s, reachable=False)
     state = _read(registry)
     try:
         row = state.get(version).to_json()
@@ -104,9 +112,12 @@ def show(version: str, bootstrap_servers: str) -> None:
 @click.option("--promote", is_flag=True, help="Make it the champion right away.")
 @click.option("--reason", default="added by hand", help="Recorded with the status.")
 @bootstrap_option
-def add(model_dir: Path, promote: bool, reason: str, bootstrap_servers: str) -> None:
+@timeout_option
+def add(
+    model_dir: Path, promote: bool, reason: str, bootstrap_servers: str, kafka_timeout_s: float
+) -> None:
     """Copy a checkpoint folder (from `driftrec train`) into the store and register it."""
-    registry = _registry(bootstrap_servers)
+    registry = _registry(bootstrap_servers, kafka_timeout_s, reachable=True)
     try:
         ckpt = load_checkpoint(model_dir)
         lineage = {
@@ -139,10 +150,13 @@ def add(model_dir: Path, promote: bool, reason: str, bootstrap_servers: str) -> 
 @click.argument("version")
 @click.option("--reason", default="promoted by hand", help="Recorded in the history.")
 @bootstrap_option
-def promote(version: str, reason: str, bootstrap_servers: str) -> None:
+@timeout_option
+def promote(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Make VERSION the champion; running workers switch to it without a restart."""
     try:
-        state = _registry(bootstrap_servers).promote(version, reason)
+        state = _registry(bootstrap_servers, kafka_timeout_s, reachable=True).promote(
+            version, reason
+        )
     except (RegistryError, StreamsError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"champion: {state.champion}")
@@ -151,10 +165,11 @@ def promote(version: str, reason: str, bootstrap_servers: str) -> None:
 @models.command()
 @click.option("--reason", default="rolled back by hand", help="Recorded in the history.")
 @bootstrap_option
-def rollback(reason: str, bootstrap_servers: str) -> None:
+@timeout_option
+def rollback(reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Give the champion role back to the previous champion."""
     try:
-        state = _registry(bootstrap_servers).rollback(reason)
+        state = _registry(bootstrap_servers, kafka_timeout_s, reachable=True).rollback(reason)
     except (RegistryError, StreamsError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"champion: {state.champion}")
@@ -164,10 +179,13 @@ def rollback(reason: str, bootstrap_servers: str) -> None:
 @click.argument("version")
 @click.option("--reason", default="retired by hand", help="Recorded with the status.")
 @bootstrap_option
-def retire(version: str, reason: str, bootstrap_servers: str) -> None:
+@timeout_option
+def retire(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Retire a challenger (it stops being served to the A/B share)."""
     try:
-        _registry(bootstrap_servers).set_status(version, "retired", reason)
+        _registry(bootstrap_servers, kafka_timeout_s, reachable=True).set_status(
+            version, "retired", reason
+        )
     except (RegistryError, StreamsError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{version}: retired")

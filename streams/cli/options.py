@@ -35,3 +35,29 @@ def bootstrap_option(func: F) -> F:
 def make_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the CLI options that were given laid on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def timeout_option(func: F) -> F:
+    """``--timeout`` (env DRIFTREC_KAFKA_TIMEOUT_S): how long to wait for Kafka to answer."""
+    return click.option(
+        "--timeout",
+        "kafka_timeout_s",
+        type=click.FloatRange(min=0, min_open=True, max=600),
+        envvar="DRIFTREC_KAFKA_TIMEOUT_S",
+        show_envvar=True,
+        default=setting_default("kafka_timeout_s"),
+        help="Seconds to wait for Kafka to answer before giving up with exit status 1.",
+    )(func)
+
+
+def kafka_settings(**overrides: Any) -> Settings:
+    """Settings for a command that needs Kafka: built, then checked against the cluster.
+
+    Raises :class:`streams.cli.reach.KafkaUnreachable` (one line, exit 1) when the cluster does
+    not answer within ``kafka_timeout_s``.
+    """
+    from streams.cli.reach import require_kafka
+
+    settings = make_settings(**overrides)
+    require_kafka(settings)
+    return settings

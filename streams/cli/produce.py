@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 from tqdm import tqdm
 
 from encoders.data.folder import EVENTS_FILE, ITEMS_FILE, DataFolderError, read_events, read_items
-from streams.cli.options import bootstrap_option, make_settings
+from streams.cli.options import bootstrap_option, kafka_settings, timeout_option
 from streams.errors import StreamsError
 from streams.messages.codec import encode_json
 from streams.messages.records import BehaviourEvent
@@ -77,11 +77,15 @@ def items() -> None:
 @items.command("load")
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
 @bootstrap_option
-def items_load(file: Path, bootstrap_servers: str) -> None:
+@timeout_option
+def items_load(file: Path, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Load FILE (items.jsonl or a data folder) onto the items topic, keyed by item_id."""
-    settings = make_settings(bootstrap_servers=bootstrap_servers)
     try:
         records = read_items(_file(file, ITEMS_FILE))
+    except DataFolderError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
+    try:
         ensure_topics(settings)
         producer = make_producer(settings)
     except (DataFolderError, StreamsError) as exc:
@@ -100,24 +104,36 @@ def items_load(file: Path, bootstrap_servers: str) -> None:
 @click.command()
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--rate", type=float, default=None, help="Events per second (default: as fast as possible)."
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Events per second; 0 sends as fast as possible.",
 )
 @click.option(
     "--retime",
     is_flag=True,
     help="Stamp each event with the time it is sent (live latency), keeping the file's order.",
 )
-@click.option("--limit", type=int, default=None, help="Send only the first N events.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=None, help="Send only the first N events."
+)
 @bootstrap_option
+@timeout_option
 def produce(
-    file: Path, rate: float | None, retime: bool, limit: int | None, bootstrap_servers: str
+    file: Path,
+    rate: float,
+    retime: bool,
+    limit: int | None,
+    bootstrap_servers: str,
+    kafka_timeout_s: float,
 ) -> None:
     """Replay FILE (events.jsonl or a data folder) onto the events topic in timestamp order."""
-    if rate is not None and rate <= 0:
-        raise click.BadParameter("must be > 0", param_hint="--rate")
-    settings = make_settings(bootstrap_servers=bootstrap_servers)
     try:
         events = read_events(_file(file, EVENTS_FILE))[:limit]
+    except DataFolderError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
+    try:
         ensure_topics(settings)
         producer = make_producer(settings)
     except (DataFolderError, StreamsError) as exc:
@@ -125,7 +141,12 @@ def produce(
     started = time.monotonic()
     try:
         n = send_events(
-            producer, settings.events_topic, events, total=len(events), rate=rate, retime=retime
+            producer,
+            settings.events_topic,
+            events,
+            total=len(events),
+            rate=rate or None,
+            retime=retime,
         )
     finally:
         producer.close()

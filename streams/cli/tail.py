@@ -10,7 +10,7 @@ from typing import Any
 import click
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.cli.options import bootstrap_option, make_settings
+from streams.cli.options import bootstrap_option, kafka_settings, timeout_option
 from streams.errors import StreamsError
 from streams.settings import Settings
 
@@ -58,18 +58,24 @@ def format_row(rec: dict[str, Any], top: int = 3) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print each list's JSON value, one per line.")
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest list, not the newest.")
 @click.option(
-    "--timeout", type=float, default=None, help="Exit after this many seconds without a new list."
+    "--idle-timeout",
+    "idle_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Exit after this many seconds without a new list (default: run until Ctrl-C).",
 )
 @bootstrap_option
+@timeout_option
 def tail(
     user: str | None,
     as_json: bool,
     from_beginning: bool,
-    timeout: float | None,
+    idle_s: float | None,
     bootstrap_servers: str,
+    kafka_timeout_s: float,
 ) -> None:
     """Show live recommendation lists as a table (or as JSON lines)."""
-    settings = make_settings(bootstrap_servers=bootstrap_servers)
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
     try:
         consumer = open_consumer(
             settings, settings.recommendations_topic, from_beginning=from_beginning
@@ -80,7 +86,7 @@ def tail(
         click.echo(f"{'time':<8}  {'user':<16} {'trigger':<10} drift        top items")
     last = time.monotonic()
     try:
-        while timeout is None or time.monotonic() - last < timeout:
+        while idle_s is None or time.monotonic() - last < idle_s:
             batch = consumer.poll(timeout_ms=200)
             for records in batch.values():
                 for m in records:

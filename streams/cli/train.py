@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from streams.cli.options import make_settings, setting_default
+from streams.cli.options import bootstrap_option, make_settings, setting_default, timeout_option
 
 
 @click.command(name="train")
@@ -34,8 +34,7 @@ from streams.cli.options import make_settings, setting_default
 )
 @click.option("--since", default="7d", help="With --from-kafka: the log window, e.g. 12h, 7d.")
 @click.option(
-    "--model",
-    "kind",
+    "--kind",
     type=click.Choice(["driftrec", "gru4rec", "sasrec"]),
     default="driftrec",
     help="What to train: the driftrec interest model or an ID-based baseline.",
@@ -69,6 +68,8 @@ from streams.cli.options import make_settings, setting_default
     "--no-item-ids", is_flag=True, help="driftrec: content-only item tower (no ID table)."
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars (logs and CI).")
+@bootstrap_option
+@timeout_option
 def train_cmd(
     data_dir: Path,
     out_dir: Path,
@@ -83,6 +84,8 @@ def train_cmd(
     split_file: Path | None,
     no_item_ids: bool,
     no_progress: bool,
+    bootstrap_servers: str,
+    kafka_timeout_s: float,
     from_kafka: bool = False,
     since: str = "7d",
 ) -> None:
@@ -99,7 +102,17 @@ def train_cmd(
             since_s = parse_duration(since)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--since") from exc
-        train_from_log(since_s, 0.2, 0.0, epochs, seed, device, no_progress)
+        train_from_log(
+            since_s,
+            0.2,
+            0.0,
+            epochs,
+            seed,
+            device,
+            no_progress,
+            bootstrap_servers=bootstrap_servers,
+            kafka_timeout_s=kafka_timeout_s,
+        )
         return
     if data_dir is None or out_dir is None:
         raise click.UsageError("--data and --out are required (or use --from-kafka)")

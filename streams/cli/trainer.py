@@ -11,7 +11,12 @@ import click
 
 from encoders.evaluation.holdout import PRIMARY
 from encoders.training.loop import TrainConfig
-from streams.cli.options import bootstrap_option, make_settings, setting_default
+from streams.cli.options import (
+    bootstrap_option,
+    kafka_settings,
+    setting_default,
+    timeout_option,
+)
 from streams.errors import StreamsError
 from streams.registry.state import RegistryError
 from streams.registry.transport import Registry
@@ -86,11 +91,12 @@ def from_kafka(
     device: str,
     no_progress: bool,
     bootstrap_servers: str | None = None,
+    kafka_timeout_s: float | None = None,
 ) -> Verdict:
     """``driftrec train --from-kafka``: one round, registered as challenger, never promoted."""
     import time
 
-    settings = make_settings(bootstrap_servers=bootstrap_servers)
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
     try:
         data = read_log(settings, time.time() - since_s, progress=not no_progress)
         click.echo(
@@ -147,6 +153,7 @@ def from_kafka(
 @click.option("--once", is_flag=True, help="Run one round now and exit.")
 @round_options
 @bootstrap_option
+@timeout_option
 def trainer(
     since_s: float,
     every_s: float | None,
@@ -163,11 +170,12 @@ def trainer(
     device: str,
     no_progress: bool,
     bootstrap_servers: str,
+    kafka_timeout_s: float,
 ) -> None:
     """Retrain from the log on a schedule or when the live hit rate falls; promote only a model
     that beats the champion on a recent time-ordered holdout."""
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = make_settings(bootstrap_servers=bootstrap_servers)
     try:
         service = TrainerService(
             settings,

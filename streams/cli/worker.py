@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from streams.cli.options import bootstrap_option, make_settings, setting_default
+from streams.cli.options import bootstrap_option, kafka_settings, setting_default, timeout_option
 from streams.errors import StreamsError
 from streams.faustcompat.version import check_faust_version
 from streams.topics import ensure_topics
@@ -25,7 +25,7 @@ from streams.topics import ensure_topics
 )
 @click.option(
     "--web-port",
-    type=int,
+    type=click.IntRange(1, 65535),
     envvar="DRIFTREC_WEB_PORT",
     show_envvar=True,
     default=setting_default("web_port"),
@@ -48,6 +48,7 @@ from streams.topics import ensure_topics
 )
 @click.option("--loglevel", default="info", help="Worker log level.")
 @bootstrap_option
+@timeout_option
 def worker(
     model_dir: Path | None,
     web_port: int,
@@ -55,6 +56,7 @@ def worker(
     device: str,
     loglevel: str,
     bootstrap_servers: str,
+    kafka_timeout_s: float,
 ) -> None:
     """Consume events, keep profiles, publish lists; serve /users/{id}/... and /metrics."""
     overrides = {
@@ -70,7 +72,7 @@ def worker(
             os.environ[name] = str(value)
     try:
         check_faust_version()
-        ensure_topics(make_settings())
+        ensure_topics(kafka_settings(kafka_timeout_s=kafka_timeout_s))
     except StreamsError as exc:
         raise click.ClickException(str(exc)) from exc
     import faust

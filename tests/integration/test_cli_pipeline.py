@@ -84,9 +84,9 @@ def test_tail_json_prints_values_exactly_and_filters_by_user(env: dict[str, str]
     send(kafka, topic, [(b"a", None)])  # a forgotten user's tombstone
     runner = CliRunner()
     out = runner.invoke(
-        cli, ["tail", "--json", "--from-beginning", "--timeout", "3", "--user", "a"]
+        cli, ["tail", "--json", "--from-beginning", "--idle-timeout", "3", "--user", "a"]
     )
     assert out.exit_code == 0, out.output
     assert sorted(out.output.splitlines()) == sorted(v.decode() for v in values if b'"a"' in v)
-    out = runner.invoke(cli, ["tail", "--from-beginning", "--timeout", "3"])
+    out = runner.invoke(cli, ["tail", "--from-beginning", "--idle-timeout", "3"])
     assert out.exit_code == 0 and out.output.count("drift=0.300") == 3 and "forgotten" in out.output

@@ -85,7 +85,7 @@ def test_the_pipeline_runs_over_tls_and_sasl_scram(
         wait_for(
             lambda: worker.all_applied(users, PER_USER), 180, "events applied over SASL_SSL", worker
         )
-        out = _cli(pipe.env, "tail", "--json", "--from-beginning", "--timeout", "5")
+        out = _cli(pipe.env, "tail", "--json", "--from-beginning", "--idle-timeout", "5")
         lists = [json.loads(line) for line in out.splitlines() if line.strip()]
         assert {rec["user_id"] for rec in lists} == set(users)
         assert all(rec["event_id"] in {e.event_id for e in events} for rec in lists)

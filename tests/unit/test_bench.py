@@ -216,7 +216,7 @@ def test_cli_help_and_bad_section() -> None:
     result = runner.invoke(cli, ["bench", "--help"])
     assert result.exit_code == 0
     assert "--quick" in result.output and "DRIFTREC_BOOTSTRAP_SERVERS" in result.output
-    bad = runner.invoke(cli, ["bench", "--json", "x.json", "--section", "nope"])
+    bad = runner.invoke(cli, ["bench", "--json-out", "x.json", "--section", "nope"])
     assert bad.exit_code == 2
     assert "unknown sections" in bad.output
 

@@ -33,7 +33,7 @@ def test_train_writes_a_checkpoint_and_a_table(
         str(data_dir),
         "--out",
         str(out),
-        "--model",
+        "--kind",
         kind,
         "--epochs",
         "1",

@@ -36,7 +36,7 @@ def test_eval_writes_table_json_and_chart(tiny_lm: Path, synth_dir: Path, tmp_pa
     out = tmp_path / "res.json"
     code, output = _eval(
         ["--data", str(synth_dir), "--train-epochs", "1", "--text-encoder", str(tiny_lm),
-         "--device", "cpu", "--k", "5,10", "--json", str(out)]
+         "--device", "cpu", "--k", "5,10", "--json-out", str(out)]
     )  # fmt: skip
     assert code == 0, output
     assert "offline (leave-last-out, test" in output and "stream replay" in output
@@ -77,12 +77,12 @@ def test_split_file_and_no_mask_history(tiny_lm: Path, synth_dir: Path, tmp_path
     split.write_text(json.dumps({user: {"valid": items[3], "test": items[5]}}))
     base = ["--data", str(synth_dir), "--models", "pop", "--no-stream", "--k", "10"]
     out = tmp_path / "s.json"
-    code, output = _eval([*base, "--split-file", str(split), "--json", str(out)])
+    code, output = _eval([*base, "--split-file", str(split), "--json-out", str(out)])
     assert code == 0, output
     doc = json.loads(out.read_text())
     assert doc["dataset"]["evaluated_users"] == 1
     assert doc["protocol"]["split"] == "split-file" and doc["stream"] == {}
-    code, output = _eval([*base, "--no-mask-history", "--json", str(out)])
+    code, output = _eval([*base, "--no-mask-history", "--json-out", str(out)])
     assert code == 0, output
     assert json.loads(out.read_text())["protocol"]["mask_history"] is False
 
