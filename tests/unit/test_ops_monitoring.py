@@ -13,6 +13,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from streams.faustcompat.ordering import held_counter
+from streams.worker.control import forget_counter
 from streams.worker.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,10 +38,18 @@ def _run(*args: str) -> str:
     return proc.stdout + proc.stderr
 
 
+def worker_registry() -> CollectorRegistry:
+    """The worker's metrics: Metrics plus the counters its event agent adds (streams.agents)."""
+    registry = Metrics(CollectorRegistry()).registry
+    forget_counter(registry)
+    held_counter(registry)
+    return registry
+
+
 def exported_series_names() -> set[str]:
     """Every series name the worker's metrics can produce (suffixes included)."""
     names: set[str] = set()
-    for family in Metrics(CollectorRegistry()).registry.collect():
+    for family in worker_registry().collect():
         base = family.name
         suffixes = {
             "counter": ("_total",),
@@ -90,7 +100,8 @@ def test_dashboard_and_alerts_reference_only_exported_metrics() -> None:
 
 def test_dashboard_shows_every_exported_metric() -> None:
     used = {m for e in _dashboard_exprs() for m in METRIC_RE.findall(e)}
-    families = {f.name for f in Metrics(CollectorRegistry()).registry.collect()}
+    families = {f.name for f in worker_registry().collect()}
+    assert {"driftrec_events_held_back", "driftrec_users_forgotten"} <= families
     missing = {f for f in families if not any(u.startswith(f) for u in used)}
     assert missing == set()
 
@@ -108,3 +119,38 @@ def test_compose_mounts_existing_files() -> None:
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (ROOT / source).exists(), source
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading (lower case, spaces to '-', punctuation out)."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
+    anchors = {_github_anchor(h) for h in re.findall(r"^#+ (.+)$", runbook, flags=re.M)}
+    rules = yaml.safe_load((PROM / "alerts.yml").read_text())["groups"][0]["rules"]
+    for rule in rules:
+        url = rule["annotations"]["runbook_url"]
+        path, _, anchor = url.partition("#")
+        assert path == "docs/runbook.md", url
+        assert anchor == rule["alert"].lower() and anchor in anchors, url
+    assert "no-such-section" not in anchors
+
+
+def test_dashboard_selects_datasource_job_and_instance_by_variable() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert "label_values(up, job)" in variables["job"]["definition"]
+    assert "$job" in variables["instance"]["definition"]
+    for panel in dashboard["panels"]:
+        for holder in [panel, *panel.get("targets", [])]:
+            if holder.get("datasource") is not None:
+                assert holder["datasource"]["uid"] == "${datasource}", panel["title"]
+    selector = re.compile(r"\b(up|driftrec_[a-z0-9_]+)(\{[^}]*\})?")
+    for expr in _dashboard_exprs():
+        for name, labels in selector.findall(expr):
+            assert 'job=~"$job"' in labels and 'instance=~"$instance"' in labels, (name, expr)
