@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -70,7 +71,40 @@ def subsample(data: DataFolder, users: int | None) -> DataFolder:
     return DataFolder(data.items, [e for e in data.events if e.user_id in keep])
 
 
+def table(paths: list[Path]) -> str:
+    """Markdown rows (data, variant, seeds, mean test NDCG@10 masked / unmasked, best epochs) of
+    sweep result files: ``python -m bench.sweep --table FILE...``."""
+    lines = [
+        "| data | variant | training | seeds | test NDCG@10 masked | test NDCG@10 unmasked "
+        "| valid (masked) | best epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        data = Path(doc["data"]).name + (f" ({doc['users']} users)" if doc["users"] else "")
+        for name in dict.fromkeys(r["variant"] for r in doc["runs"]):
+            runs = [r for r in doc["runs"] if r["variant"] == name]
+
+            def mean(key: str, runs: list[dict[str, Any]] = runs) -> str:
+                vals = [float(r[key]) for r in runs]
+                return f"{sum(vals) / len(vals):.4f}" + (
+                    f" ({min(vals):.4f}-{max(vals):.4f})" if len(vals) > 1 else ""
+                )
+
+            seeds = ",".join(str(r["seed"]) for r in runs)
+            epochs = ",".join(str(r["best_epoch"]) for r in runs)
+            train = " ".join(f"{k}={v}" for k, v in sorted(runs[0]["train"].items())) or "-"
+            lines.append(
+                f"| {data} | {name} | {train} | {seeds} | {mean('test_masked')} "
+                f"| {mean('test_unmasked')} | {mean('valid_masked')} | {epochs} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--table":
+        print(table([Path(p) for p in sys.argv[2:]]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--users", type=int, default=None)

@@ -7,3 +7,8 @@ class StreamsError(Exception):
 
 class BrokerError(StreamsError):
     """The local Kafka broker could not be fetched, started, reached or stopped."""
+
+
+class TransientError(StreamsError):
+    """A failure that passes by itself (a model swap in progress, a broker hiccup): the work is
+    retried with backoff, never dead-lettered. Raise it (or a subclass) for such conditions."""

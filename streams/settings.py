@@ -151,6 +151,24 @@ class Settings(BaseSettings):
         "the group (kill -9, lost host) holds its partitions this long before others take over.",
     )
 
+    model_loader: str | None = Field(
+        default=None,
+        description="module:function that loads the serving model from the Settings (plug-ins "
+        "and fault-injection tests); default: the model of model_dir.",
+    )
+    retry_initial_s: float = Field(
+        default=0.2, gt=0, description="First wait before retrying a transient failure."
+    )
+    retry_max_s: float = Field(
+        default=10.0, gt=0, description="Longest wait between retries of a transient failure."
+    )
+    stall_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="/health answers 503 (stalled) when events wait (lag > 0) and no batch "
+        "finished for this long.",
+    )
+
     # --- Publish policy (profiles.policy.PolicyConfig) ---
     drift_floor: float = Field(default=0.05, ge=0, le=2, description="Lowest drift threshold.")
     drift_ceiling: float = Field(default=0.5, ge=0, le=2, description="Highest drift threshold.")

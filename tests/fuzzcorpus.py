@@ -2,7 +2,8 @@
 
 Every message is (key, value) bytes as a producer could send them. Each kind mutates a valid event
 in one way a real producer bug or an attacker would: not JSON, invalid UTF-8, wrong types, missing
-fields, huge texts, deep nesting, NaN / infinity, bad timestamps, unknown items and actions,
+fields, huge texts, deep nesting, NaN / infinity, integers too long for a float or for Python's
+int parser, lone surrogates (JSON ``\\udfff`` escapes), bad timestamps, unknown items and actions,
 oversized keys. None of them may change any profile; all of them must reach the dead-letter topic.
 """
 
@@ -84,6 +85,23 @@ def _non_finite(rng: random.Random, ev: dict[str, Any]) -> tuple[bytes | None, b
     return _key(ev), _dump(ev)
 
 
+def _huge_integer(rng: random.Random, ev: dict[str, Any]) -> tuple[bytes | None, bytes]:
+    # 400 digits overflow float(); 5,000 exceed Python's int-parsing limit (4,300 digits).
+    target = rng.choice(["ts", "value", "context"])
+    digits = rng.choice(["9" * 400, "-" + "1" * 400, "7" * 5_000])
+    ev[target] = {"n": "@@"} if target == "context" else "@@"
+    return _key(ev), _dump(ev).replace(b'"@@"', digits.encode())
+
+
+def _lone_surrogate(rng: random.Random, ev: dict[str, Any]) -> tuple[bytes | None, bytes]:
+    key = _key(ev)  # the user's own key: the value alone is poisoned
+    target = rng.choice(["user_id", "event_id", "item_id", "text", "context"])
+    bad = rng.choice(["\udfff", "x\ud800y", "\udc80"])
+    ev[target] = {"q": bad} if target == "context" else bad
+    # json.dumps writes a lone surrogate as its \uXXXX escape, as any JSON producer would.
+    return key, _dump(ev)
+
+
 def _bad_timestamp(rng: random.Random, ev: dict[str, Any]) -> tuple[bytes | None, bytes]:
     ev["ts"] = rng.choice([-1.0, -1e12, 0, 9e12, 1e300, 4_200_000_000])
     return _key(ev), _dump(ev)
@@ -116,6 +134,8 @@ MUTATIONS: dict[str, Mutation] = {
     "huge_text": _huge_text,
     "deep_nesting": _deep_nesting,
     "non_finite": _non_finite,
+    "huge_integer": _huge_integer,
+    "lone_surrogate": _lone_surrogate,
     "bad_timestamp": _bad_timestamp,
     "unknown_item": _unknown_item,
     "unknown_action": _unknown_action,

@@ -16,6 +16,7 @@ from streams.messages.records import (
     BehaviourEvent,
     ItemRecord,
     RecordError,
+    loads_json,
     parse_event,
     parse_item,
 )
@@ -49,9 +50,11 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                yield lineno, json.loads(line)
+                yield lineno, loads_json(line)
             except json.JSONDecodeError as exc:
                 raise DataFolderError(f"{path}:{lineno}: not JSON ({exc.msg})") from exc
+            except RecordError as exc:
+                raise DataFolderError(f"{path}:{lineno}: {exc}") from exc
 
 
 def read_items(path: Path) -> list[ItemRecord]:

@@ -39,11 +39,11 @@ from streams.cli.options import bootstrap_option, make_settings, setting_default
     default="driftrec",
     help="What to train: the driftrec interest model or an ID-based baseline.",
 )
-@click.option("--epochs", type=int, default=30, help="Most epochs (early stopping may end sooner).")
+@click.option("--epochs", type=int, default=15, help="Most epochs (early stopping may end sooner).")
 @click.option("--seed", type=int, default=0, help="Seed: same seed, data and device, same model.")
-@click.option("--batch-size", type=int, default=64, help="User windows per step.")
+@click.option("--batch-size", type=int, default=16, help="User windows per step.")
 @click.option("--lr", type=float, default=1e-3, help="Peak AdamW learning rate.")
-@click.option("--patience", type=int, default=3, help="Epochs without a better valid NDCG@10.")
+@click.option("--patience", type=int, default=5, help="Epochs without a better valid NDCG@10.")
 @click.option(
     "--device",
     envvar="DRIFTREC_DEVICE",

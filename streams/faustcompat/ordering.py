@@ -102,6 +102,23 @@ class InOrderGate:
             await self._seek_back(tp, offsets)
         return passed
 
+    async def rewind(self, events: Sequence[Any]) -> None:
+        """``events`` went through but were not processed (the handler failed): mark them
+        uncommittable, expect each partition's first of them next and seek there, so they come
+        again in order (profiles skip the ones that were applied)."""
+        first: dict[Any, int] = {}
+        for ev in events:
+            msg = ev.message
+            msg.tracked = False
+            first[msg.tp] = min(first.get(msg.tp, msg.offset), msg.offset)
+        for tp, offset in first.items():
+            self._next.passed(tp, offset - 1)
+            self._sought[tp] = self.clock()
+            try:
+                await self.seek(tp, offset)
+            except Exception as exc:  # revoked meanwhile: its next owner reads them
+                log.warning("seek of %s[%d] to %d failed: %s", tp.topic, tp.partition, offset, exc)
+
     async def _seek_back(self, tp: Any, offsets: list[int]) -> None:
         expected = await self._next.get(tp, min(offsets))
         self.on_gap(len(offsets))

@@ -2,7 +2,8 @@
 
 Every message goes through :func:`decode_event` or :func:`decode_item`, which turn any bad input
 into a :class:`~streams.messages.records.RecordError` with a stable ``reason`` (``too_large``,
-``not_utf8``, ``not_json``, ``not_finite``, ``key_mismatch``, plus the contract's own reasons);
+``not_utf8``, ``not_json``, ``not_finite``, ``bad_number``, ``key_mismatch``, plus the contract's
+own reasons such as ``bad_text``);
 the agents send those to ``<topic>-dlq`` as :func:`dead_letter` JSON with the original bytes.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from streams.messages.records import (
     BehaviourEvent,
     ItemRecord,
     RecordError,
+    loads_json,
     parse_event,
     parse_item,
 )
@@ -33,11 +35,6 @@ DUPLICATE: Final = "duplicate"
 UNKNOWN_ITEM: Final = "unknown_item"
 
 
-def _reject_constant(name: str) -> NoReturn:
-    # json.loads accepts NaN and Infinity by default; they are not JSON and never valid here.
-    raise RecordError("not_finite", f"{name} is not a JSON number")
-
-
 def decode_json(raw: bytes | None, *, max_bytes: int, key: bytes | None = None) -> Any:
     """Size-check, UTF-8-decode and parse one message value."""
     if raw is None:
@@ -51,7 +48,7 @@ def decode_json(raw: bytes | None, *, max_bytes: int, key: bytes | None = None) 
     except UnicodeDecodeError as exc:
         raise RecordError("not_utf8", f"value is not UTF-8 at byte {exc.start}") from exc
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = loads_json(text)
     except json.JSONDecodeError as exc:
         raise RecordError("not_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
@@ -122,7 +119,8 @@ def dead_letter(
     return encode_json(
         {
             "reason": reason,
-            "error": error[:500],
+            # A message may quote the bad input: never let a lone surrogate break the record.
+            "error": error[:500].encode("utf-8", "backslashreplace").decode("utf-8"),
             "topic": topic,
             "partition": partition,
             "offset": offset,

@@ -8,9 +8,11 @@ is a short stable slug (for dead-letter records and counters) and whose message 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -38,9 +40,18 @@ MAX_MODALITIES: Final = 4
 MAX_MODALITY_DIM: Final = 2_048
 MAX_ATTRIBUTES: Final = 32
 MAX_CONTEXT_KEYS: Final = 32
-#: Timestamps are epoch seconds; anything outside [2000-01-01, 2100-01-01) is a producer bug.
+#: Accepted event times, [2000-01-01, 2100-01-01) UTC: anything outside is a producer bug.
 MIN_TS: Final = 946_684_800.0
 MAX_TS: Final = 4_102_444_800.0
+#: A numeric ``ts`` at or above this magnitude is epoch milliseconds, below it epoch seconds.
+#: 1e11 seconds is the year 5138 and 1e11 milliseconds is 1973-03-03, so within the accepted
+#: range the two readings never overlap.
+MS_THRESHOLD: Final = 1e11
+#: Longest accepted timestamp string (RFC 3339 with nanoseconds and an offset is 35).
+MAX_TS_CHARS: Final = 64
+#: JSON integers have at most this many digits anywhere in a message. Python's own limit (4,300
+#: digits) raises a bare ValueError, and far shorter ones overflow float(): no field needs more.
+MAX_INT_DIGITS: Final = 100
 
 
 class RecordError(ValueError):
@@ -131,6 +142,72 @@ def _require_map(obj: object, what: str) -> Mapping[str, Any]:
     return obj
 
 
+def _check_str(value: str, key: str) -> str:
+    """``value`` unless it holds a lone surrogate (a JSON ``\\udfff`` escape decodes to one):
+    such a string cannot be written as UTF-8, so it would crash every encoder downstream."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RecordError(
+            "bad_text", f"'{key}' holds a lone surrogate at character {exc.start}"
+        ) from exc
+    return value
+
+
+def _check_json(value: object, key: str) -> None:
+    """Every string (keys too) of a free-form JSON value encodable, every number finite."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            _check_str(node, key)
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise RecordError("not_finite", f"'{key}' holds a non-finite number")
+        elif isinstance(node, int) and not isinstance(node, bool):
+            _check_int(node, key)
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                stack.append(str(k))
+                stack.append(v)
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+
+
+def _check_int(value: int, key: str) -> None:
+    # Compare magnitudes, not str(value): that conversion itself fails past 4,300 digits.
+    if abs(value) >= 10**MAX_INT_DIGITS:
+        raise RecordError("bad_number", f"'{key}' has more than {MAX_INT_DIGITS} digits")
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise RecordError(
+            "bad_number", f"an integer of {len(digits)} digits, limit {MAX_INT_DIGITS}"
+        )
+    return int(digits)
+
+
+def _parse_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise RecordError("not_finite", f"{text[:40]} is out of a float's range")
+    return number
+
+
+def _reject_constant(name: str) -> float:
+    # json.loads accepts NaN and Infinity by default; they are not JSON and never valid here.
+    raise RecordError("not_finite", f"{name} is not a JSON number")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` for untrusted input: NaN/Infinity, integers of more than
+    :data:`MAX_INT_DIGITS` digits and floats out of range raise :class:`RecordError`
+    (``not_finite`` / ``bad_number``) instead of parsing or raising a bare ValueError."""
+    return json.loads(
+        text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float
+    )
+
+
 def _required_id(obj: Mapping[str, Any], key: str) -> str:
     value = _optional_id(obj, key)
     if value is None:
@@ -146,7 +223,7 @@ def _optional_id(obj: Mapping[str, Any], key: str) -> str | None:
         raise RecordError("bad_type", f"'{key}' must be a non-empty string")
     if len(value) > MAX_ID_CHARS:
         raise RecordError("too_long", f"'{key}' is {len(value)} chars, limit {MAX_ID_CHARS}")
-    return value
+    return _check_str(value, key)
 
 
 def _text(obj: Mapping[str, Any], key: str, limit: int) -> str | None:
@@ -157,17 +234,62 @@ def _text(obj: Mapping[str, Any], key: str, limit: int) -> str | None:
         raise RecordError("bad_type", f"'{key}' must be a string")
     if len(value) > limit:
         raise RecordError("too_long", f"'{key}' is {len(value)} chars, limit {limit}")
-    return value
+    return _check_str(value, key)
 
 
 def _number(value: object, key: str) -> float:
     # bool is an int subclass; true/false is never a number in our contracts.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError("bad_type", f"'{key}' must be a number")
-    number = float(value)
+    if isinstance(value, int):
+        _check_int(value, key)
+    try:
+        number = float(value)
+    except OverflowError as exc:  # an int beyond a float's range
+        raise RecordError("bad_number", f"'{key}' is out of a float's range") from exc
     if not math.isfinite(number):
         raise RecordError("not_finite", f"'{key}' must be finite, got {value!r}")
     return number
+
+
+def parse_ts(value: object) -> float:
+    """Epoch seconds from a ``ts`` value: epoch seconds, epoch milliseconds or an ISO 8601 string.
+
+    Numbers with magnitude >= :data:`MS_THRESHOLD` are milliseconds. Strings are RFC 3339 /
+    ISO 8601 date-times (``2024-12-03T10:15:00Z``, ``2024-12-03T11:15:00+01:00``,
+    ``2024-12-03``); one without a UTC offset is read as UTC. The result must lie in
+    [:data:`MIN_TS`, :data:`MAX_TS`).
+    """
+    if isinstance(value, str):
+        ts = _iso_seconds(value)
+    else:
+        ts = _number(value, "ts")
+        if abs(ts) >= MS_THRESHOLD:
+            ts /= 1000.0
+    if not MIN_TS <= ts < MAX_TS:
+        raise RecordError(
+            "bad_timestamp",
+            f"'ts' {value!r:.60} is outside [2000-01-01, 2100-01-01) UTC "
+            "(epoch seconds, epoch milliseconds or an ISO 8601 string)",
+        )
+    return ts
+
+
+def _iso_seconds(text: str) -> float:
+    bad = RecordError(
+        "bad_timestamp",
+        f"'ts' {text!r:.60} is not epoch seconds, epoch milliseconds or an RFC 3339 / "
+        "ISO 8601 date-time",
+    )
+    if not text or len(text) > MAX_TS_CHARS or not text[0].isdigit():
+        raise bad
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def parse_item(obj: object) -> ItemRecord:
@@ -182,8 +304,11 @@ def parse_item(obj: object) -> ItemRecord:
         raise RecordError("bad_type", "'tags' must be a list of strings")
     if len(tags_raw) > MAX_TAGS:
         raise RecordError("too_long", f"'tags' has {len(tags_raw)} entries, limit {MAX_TAGS}")
+    for tag in tags_raw:
+        _check_str(tag, "tags")
     modalities: dict[str, tuple[float, ...]] = {}
     for name, vec in _require_map(m.get("modalities", {}), "'modalities'").items():
+        _check_str(str(name), "modalities")
         if not isinstance(vec, list) or not 0 < len(vec) <= MAX_MODALITY_DIM:
             raise RecordError(
                 "bad_type", f"modality '{name}' must be a list of 1..{MAX_MODALITY_DIM}"
@@ -194,7 +319,9 @@ def parse_item(obj: object) -> ItemRecord:
     attrs_raw = _require_map(m.get("attributes", {}), "'attributes'")
     if len(attrs_raw) > MAX_ATTRIBUTES:
         raise RecordError("too_long", f"{len(attrs_raw)} attributes, limit {MAX_ATTRIBUTES}")
-    attributes = {str(k): _number(v, f"attributes.{k}") for k, v in attrs_raw.items()}
+    attributes = {
+        _check_str(str(k), "attributes"): _number(v, "attributes") for k, v in attrs_raw.items()
+    }
     return ItemRecord(
         item_id=item_id,
         title=title,
@@ -216,9 +343,7 @@ def parse_event(obj: object) -> BehaviourEvent:
     user_id = _required_id(m, "user_id")
     if "ts" not in m:
         raise RecordError("missing_field", "'ts' is required")
-    ts = _number(m["ts"], "ts")
-    if not MIN_TS <= ts < MAX_TS:
-        raise RecordError("bad_timestamp", f"'ts' {ts} is outside [{MIN_TS:.0f}, {MAX_TS:.0f})")
+    ts = parse_ts(m["ts"])
     action = m.get("action")
     if not isinstance(action, str):
         raise RecordError("missing_field", "'action' is required and a string")
@@ -234,6 +359,7 @@ def parse_event(obj: object) -> BehaviourEvent:
         raise RecordError(
             "too_long", f"'context' has {len(context)} keys, limit {MAX_CONTEXT_KEYS}"
         )
+    _check_json(context, "context")
     return BehaviourEvent(
         event_id=event_id,
         user_id=user_id,

@@ -22,6 +22,8 @@ from streams.settings import get_settings
 from streams.worker.faustcfg import app_config
 from streams.worker.loopruntime import LoopRuntime
 from streams.worker.metrics import Metrics
+from streams.worker.progress import Progress
+from streams.worker.runtime import resolve_loader
 
 log = logging.getLogger(__name__)
 try:  # `faust -A streams.worker.app worker` imports this module first: stop with one line
@@ -30,7 +32,8 @@ except FaustVersionError as exc:
     raise SystemExit(f"driftrec worker: {exc}") from None
 settings = get_settings()
 metrics = Metrics(REGISTRY)
-runtime = LoopRuntime(settings, metrics)  # Runtime + registry-driven hot swap
+runtime = LoopRuntime(settings, metrics, resolve_loader(settings))  # + registry hot swap
+progress = Progress(settings.stall_after_s)  # is the events agent consuming? (/health)
 
 # Before any consumer exists: skipped messages must not move the commit
 # (streams/faustcompat/acks.py).

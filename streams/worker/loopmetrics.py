@@ -77,3 +77,15 @@ class LoopMetrics:
             buckets=REBUILD_BUCKETS_S,
             registry=r,
         )
+
+    def retire(self, version: str) -> None:
+        """Remove every series of a model version no longer served: zeroed series of retired
+        versions would otherwise stay in every scrape forever, one set per promotion."""
+        for metric in (
+            self.list_outcomes,
+            self.hit_rate,
+            self.events_by_model,
+            self.latency_by_model,
+            self.serving,
+        ):
+            metric.remove_by_labels({"model_version": version})

@@ -150,14 +150,8 @@ class LoopRuntime(Runtime):
         self.metrics.catalog_items.set(len(router.index))
 
     def _embed(self, engine: Engine, records: list[ItemRecord]) -> None:
-        model: Any = engine.model
-        step = self.settings.item_batch_max
-        for start in range(0, len(records), step):
-            t0 = time.perf_counter()
-            for emb in model.embed_items(records[start : start + step]):
-                engine.index.upsert(emb.item_id, emb.vec, emb)
-            self.metrics.encode_seconds.observe(time.perf_counter() - t0)
-        self._count_cache(model)
+        for emb in self.embed(engine.model, records):  # one bad item never stops the others
+            engine.index.upsert(emb.item_id, emb.vec, emb)
 
     def _new_engine(self, model: ServingModel, records: Iterable[ItemRecord]) -> Engine:
         index: ItemIndex[ItemEmbedding] = ItemIndex(model.dim)
@@ -192,10 +186,17 @@ class LoopRuntime(Runtime):
                 for u, p in old.rebuilt.items()
                 if p.model_version == router.engine_for(u).model.version
             }
-            for role, version in old.versions().items():
-                self.metrics.loop.serving.labels(model_version=version, role=role).set(0)
+        serving = self.metrics.loop.serving
+        now = router.versions()
         for role, version in router.versions().items():
-            self.metrics.loop.serving.labels(model_version=version, role=role).set(1)
+            serving.labels(model_version=version, role=role).set(1)
+        if old is not None:
+            for role, version in old.versions().items():
+                if now.get(role) != version:  # e.g. a challenger promoted: its old role goes
+                    serving.remove_by_labels({"model_version": version, "role": role})
+            for version in set(old.versions().values()) - set(now.values()):
+                self.metrics.loop.retire(version)
+                router.rates.pop(version, None)
         model: Any = router.model
         self.metrics.model.info({"version": model.version, "device": str(model.device)})
         self._engine = router

@@ -63,6 +63,12 @@ class Metrics:
             ["topic", "reason"],
             registry=r,
         )
+        self.transient_retries = Counter(
+            "driftrec_transient_retries",
+            "Retries after a transient failure, by stage (process, publish, dead_letter, items).",
+            ["stage"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "driftrec_batch_size_events",
             "Events per micro-batch.",
@@ -112,6 +118,11 @@ class Metrics:
         )
         self.catalog_items = Gauge(
             "driftrec_catalog_items", "Items in the in-memory item matrix.", registry=r
+        )
+        self.catalog_embed_failures = Counter(
+            "driftrec_catalog_embed_failures",
+            "Catalog items left out of the index because embedding them raised.",
+            registry=r,
         )
         self.encoder_cache_hits = Counter(
             "driftrec_encoder_cache_hits", "Item texts found in the vector cache.", registry=r

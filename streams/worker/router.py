@@ -98,7 +98,10 @@ class ModelRouter(Engine):
             result = eng.process(part, ready)
             self._account(eng, result)
             _merge(merged, result)
+        served = set(self.versions().values())
         for outcome in self.tracker.batch(batch, merged):
+            if outcome.model_version not in served:
+                continue  # a list of a retired model: its series are gone (LoopMetrics.retire)
             rate = self.rates.setdefault(outcome.model_version, RollingRate())
             self.metrics.list_outcomes.labels(
                 model_version=outcome.model_version, outcome="hit" if outcome.hit else "miss"

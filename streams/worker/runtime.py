@@ -10,13 +10,14 @@ first, before the next model job.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 
@@ -47,6 +48,24 @@ def load_model(settings: Settings) -> ServingModel:
     )
 
 
+def resolve_loader(settings: Settings) -> ModelLoader:
+    """The model loader ``DRIFTREC_MODEL_LOADER`` names (``module:function``), else
+    :func:`load_model`."""
+    if not settings.model_loader:
+        return load_model
+    module_name, _, name = settings.model_loader.partition(":")
+    try:
+        loader = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise StreamsError(
+            f"DRIFTREC_MODEL_LOADER={settings.model_loader!r} names no function ({exc}); "
+            "expected module:function"
+        ) from exc
+    if not callable(loader):
+        raise StreamsError(f"DRIFTREC_MODEL_LOADER={settings.model_loader!r} is not callable")
+    return cast(ModelLoader, loader)
+
+
 class Runtime:
     """Model, index and engine of one worker, created lazily on first use."""
 
@@ -61,6 +80,8 @@ class Runtime:
         self._loading: asyncio.Future[Engine] | None = None
         self._pending: dict[str, ItemRecord | None] = {}
         self._pending_lock = threading.Lock()
+        #: item_id -> error of items that could not be embedded (see :meth:`embed`).
+        self.failed_items: dict[str, str] = {}
         # model -> its counters already moved; weak, so a retired model's entry goes with it and
         # a new model can never inherit one through a reused id().
         self._cache_seen: weakref.WeakKeyDictionary[Any, tuple[int, int]] = (
@@ -147,6 +168,42 @@ class Runtime:
         self.metrics.encoder_cache_misses.inc(max(0, misses - seen_misses))
         self._cache_seen[model] = (hits, misses)
 
+    def embed(self, model: Any, records: list[ItemRecord]) -> list[ItemEmbedding]:
+        """``model.embed_items`` in batches; a batch that raises is embedded item by item, and an
+        item that still raises is left out of the index, logged, counted and queued in
+        :attr:`failed_items` (the worker dead-letters it), so one bad item never stops the others
+        nor the events (every model job syncs the catalog first)."""
+        out: list[ItemEmbedding] = []
+        step = self.settings.item_batch_max
+        for start in range(0, len(records), step):
+            chunk = records[start : start + step]
+            t0 = time.perf_counter()
+            try:
+                out.extend(model.embed_items(chunk))
+            except Exception:
+                for record in chunk:
+                    try:
+                        out.extend(model.embed_items([record]))
+                    except Exception as exc:
+                        self._item_failed(record, exc)
+            self.metrics.encode_seconds.observe(time.perf_counter() - t0)
+        self._count_cache(model)
+        return out
+
+    def _item_failed(self, record: ItemRecord, exc: Exception) -> None:
+        why = f"{type(exc).__name__}: {exc}"
+        log.error("item %r could not be embedded, not (re-)indexed: %s", record.item_id, why)
+        self.metrics.catalog_embed_failures.inc()
+        with self._pending_lock:
+            if len(self.failed_items) < 10_000:
+                self.failed_items[record.item_id] = why
+
+    def take_failed_items(self) -> dict[str, str]:
+        """Items that could not be embedded since the last call: item_id -> error; any thread."""
+        with self._pending_lock:
+            failed, self.failed_items = self.failed_items, {}
+        return failed
+
     def _sync_catalog(self) -> None:
         engine = self._engine
         if engine is None:
@@ -160,16 +217,8 @@ class Runtime:
         for item_id, record in pending.items():
             if record is None:
                 index.delete(item_id)
-        model: Any = engine.model
-        step = self.settings.item_batch_max
-        for start in range(0, len(upserts), step):
-            chunk = upserts[start : start + step]
-            t0 = time.perf_counter()
-            embedded = model.embed_items(chunk)
-            self.metrics.encode_seconds.observe(time.perf_counter() - t0)
-            for emb in embedded:
-                index.upsert(emb.item_id, emb.vec, emb)
-        self._count_cache(model)
+        for emb in self.embed(engine.model, upserts):
+            index.upsert(emb.item_id, emb.vec, emb)
         self.metrics.catalog_items.set(len(index))
         if len(upserts) > 50:
             log.info("catalog: %d items embedded, %d in the index", len(upserts), len(index))

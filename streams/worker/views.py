@@ -14,7 +14,7 @@ from prometheus_client import generate_latest
 
 from profiles.errors import ProfileError
 from profiles.profile import UserProfile
-from streams.worker.app import app, metrics, profiles, runtime, settings
+from streams.worker.app import app, metrics, profiles, progress, runtime, settings
 
 
 def _profile(user_id: str) -> UserProfile | None:
@@ -64,18 +64,23 @@ class RecommendationsView(View):
 
 @app.page("/health")
 class HealthView(View):
-    """GET: 200 when the model is loaded, 503 while it is still loading."""
+    """GET: 200 when the model is loaded and the worker consumes; 503 while the model loads, and
+    with a ``reason`` when the worker does not consume (:mod:`streams.progress`)."""
 
     async def get(self, request: Request) -> Response:
         engine = runtime.engine
+        problem = progress.problem()
+        status = "loading" if engine is None else "stalled" if problem else "ok"
         body: dict[str, Any] = {
-            "status": "ok" if engine is not None else "loading",
+            "status": status,
             "app_id": settings.app_id,
             "model_version": None if engine is None else engine.model.version,
             "catalog_items": None if engine is None else len(engine.index),
             "assigned_partitions": _assigned(),
         }
-        return self.json(body, status=200 if engine is not None else 503)
+        if problem:
+            body["reason"] = problem
+        return self.json(body, status=200 if status == "ok" else 503)
 
 
 @app.page("/metrics")

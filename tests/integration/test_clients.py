@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.pipeline_support import Pipeline, Worker
+from streams.client import ListFollower, follow_lists
+from tests.integration.pipeline_support import DRIFTREC, Pipeline, Worker
 from tests.integration.reliability_support import make_items
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -93,8 +94,17 @@ def test_python_and_java_clients_feed_the_worker_and_read_its_lists(
             ROOT,
             180,
         )
+        # A forgotten user: the worker's tombstone reaches the Python follower, which drops it.
+        gone = sorted(_lists(py))[0]
+        _run([str(DRIFTREC), "forget", gone, "--wait", "60"], env, ROOT, 120)
+        follower = ListFollower()
+        updates = list(follow_lists(pipe.settings, idle_timeout_s=5, follower=follower))
     finally:
         worker.stop()
+    mine = [u for u in updates if u.user_id == gone]
+    assert mine and mine[-1].forgotten and not mine[0].forgotten, mine
+    assert gone not in follower.latest
+    assert set(_lists(py)) - {gone} <= set(follower.latest)
     for name, stdout, prefix in (("python", py, "py-"), ("java", java, "java-")):
         lists = _lists(stdout)
         assert "users with a list: 3/3" in stdout, f"{name}:\n{stdout}"

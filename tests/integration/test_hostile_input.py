@@ -75,7 +75,7 @@ def test_ten_thousand_malformed_messages_go_to_the_dlq_and_change_nothing(
 
     bad = [(m.kind, m.key, m.value) for m in bad_messages(N_BAD, looks_good, seed=5)]
     bad += [(kind, key, value) for kind, key, value, _ in _limit_probes(s.max_message_bytes)]
-    assert len({k for k, _, _ in bad}) == 12 + 6  # every corpus kind and every limit
+    assert len({k for k, _, _ in bad}) == 14 + 6  # every corpus kind and every limit
 
     pipe.create(items)
     worker: Worker = pipe.worker()

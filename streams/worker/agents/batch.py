@@ -14,13 +14,21 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from dataclasses import dataclass
 from typing import Any
 
-from profiles.engine import BatchResult, Incoming
+from profiles.engine import BatchResult, Engine, Incoming, RecList
 from profiles.errors import ProfileError
 from profiles.profile import UserProfile
 from streams.faustcompat.eventctx import as_current
 from streams.messages.codec import dead_letter, decode_event, encode_json
 from streams.messages.records import RecordError
 from streams.settings import Settings
+from streams.worker.agents.guard import (
+    PROCESSING_ERROR,
+    Backoff,
+    Computed,
+    Stored,
+    describe,
+    isolate,
+)
 from streams.worker.metrics import Metrics
 from streams.worker.placement import origin
 from streams.worker.runtime import Runtime
@@ -40,8 +48,18 @@ class EventsBatch:
     send: Send
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        s, m = self.settings, self.metrics
+        self.backoff = Backoff(
+            s.retry_initial_s,
+            s.retry_max_s,
+            on_retry=lambda what: m.transient_retries.labels(stage=what).inc(),
+        )
+
     async def __call__(self, events: Sequence[Any]) -> BatchResult:
-        """Process Faust events (each with ``.message`` and ``.value``) as one micro-batch."""
+        """Process Faust events (each with ``.message`` and ``.value``) as one micro-batch.
+
+        A processing error never escapes and never loses another event (:mod:`.guard`)."""
         s, m = self.settings, self.metrics
         m.events_consumed.inc(len(events))
         m.batch_size.observe(len(events))
@@ -54,39 +72,117 @@ class EventsBatch:
             except RecordError as exc:
                 await self._dead_letter(dlq, ev, exc.reason, str(exc))
                 continue
+            except Exception as exc:  # a validation bug: this event only
+                log.error("decoding an event failed: %s", describe(exc), exc_info=exc)
+                await self._dead_letter(dlq, ev, PROCESSING_ERROR, describe(exc))
+                continue
             source, offset = origin(msg)  # a forwarded copy counts at its original's position
             incoming.append(Incoming(event, source, offset, ref))
+        stored = self._read_all(events, incoming)
+        try:
+            done = await self._attempt(incoming, stored, copy=False)
+        except Exception as exc:
+            log.warning("a batch of %d events failed (%s); isolating", len(incoming), describe(exc))
+            # The failed attempt may have changed the profiles it was given: start from the table.
+            stored = self._read_all(events, incoming)
+            done = await isolate(self._attempt, incoming, stored, exc)
+        result = done.result
+        for ref, reason, message in result.rejected:
+            await self._dead_letter(dlq, events[ref], reason, message)
+        # Lists first, acknowledged by the broker, then the table. A crash in between republishes
+        # the list on replay (allowed: lists are at-least-once); the other order could lose it,
+        # because the replayed event is then recognised as applied and skipped.
+        await self._publish(done.lists)
+        for user, packed in done.packed.items():
+            with as_current(events[result.profile_refs[user]]):
+                self.table[user.encode()] = packed
+        self._rewrite_redelivered(events, incoming, stored, result)
+        self._count(result)
+        return result
+
+    def _read_all(
+        self, events: Sequence[Any], incoming: Sequence[Incoming]
+    ) -> dict[str, UserProfile | None]:
         stored: dict[str, UserProfile | None] = {}
         for inc in incoming:
             user = inc.event.user_id
             if user not in stored:
                 with as_current(events[inc.ref]):
                     stored[user] = self._read(user)
-        result = await self.runtime.run(lambda engine: engine.process(incoming, stored))
-        for ref, reason, message in result.rejected:
-            await self._dead_letter(dlq, events[ref], reason, message)
-        # Lists first, acknowledged by the broker, then the table. A crash in between republishes
-        # the list on replay (allowed: lists are at-least-once); the other order could lose it,
-        # because the replayed event is then recognised as applied and skipped.
-        await self._publish(result)
-        for user, profile in result.profiles.items():
-            with as_current(events[result.profile_refs[user]]):
-                self.table[user.encode()] = profile.to_bytes()
-        self._rewrite_redelivered(events, incoming, stored, result)
-        self._count(result)
-        return result
+        return stored
 
-    async def _publish(self, result: BatchResult) -> None:
-        s, m = self.settings, self.metrics
-        now = self.clock()
-        pending = []
-        for rec in result.lists:
-            value = encode_json(rec.to_json(published_ts=now))
-            pending.append(await self.send(s.recommendations_topic, rec.user_id.encode(), value))
-            m.lists_published.labels(trigger=rec.trigger).inc()
-            if rec.event_ts is not None:
-                m.end_to_end_seconds.observe(max(0.0, now - rec.event_ts))
-        await asyncio.gather(*(p for p in pending if inspect.isawaitable(p)))
+    async def _attempt(
+        self, incoming: Sequence[Incoming], stored: Stored, *, copy: bool = True
+    ) -> Computed:
+        """Process ``incoming`` on the model thread and pack what it changed; transient failures
+        are retried here. With ``copy`` the engine gets copies: ``stored`` stays as it was."""
+        clock = self.clock
+
+        def job(engine: Engine) -> Computed:
+            users = {inc.event.user_id for inc in incoming}
+            given = {u: stored.get(u) for u in users}
+            if copy:
+                given = {u: None if p is None else p.copy() for u, p in given.items()}
+            result = engine.process(incoming, given)
+            packed = {user: p.to_bytes() for user, p in result.profiles.items()}
+            now = clock()
+            lists = [(rec, encode_json(rec.to_json(published_ts=now))) for rec in result.lists]
+            return Computed(result, packed, lists)
+
+        return await self.backoff.retry(lambda: self.runtime.run(job), "process")
+
+    async def _publish(self, lists: Sequence[tuple[RecList, bytes]]) -> None:
+        """Send every list and wait for the broker's acknowledgements. Failed sends are sent again
+        (any exception: a list cannot be dead-lettered) with backoff; the others are not."""
+        m = self.metrics
+        todo = list(lists)
+        for delay in self.backoff.delays():
+            outcomes = await self._send_all(todo)
+            failed: list[tuple[RecList, bytes]] = []
+            for (rec, value), error in zip(todo, outcomes, strict=True):
+                if error is not None:
+                    failed.append((rec, value))
+                    last = error
+                    continue
+                m.lists_published.labels(trigger=rec.trigger).inc()
+                if rec.event_ts is not None:
+                    m.end_to_end_seconds.observe(max(0.0, self.clock() - rec.event_ts))
+            if not failed:
+                return
+            log.warning(
+                "%d of %d lists not published (%s); retrying in %.1fs",
+                len(failed),
+                len(todo),
+                describe(last),
+                delay,
+            )
+            m.transient_retries.labels(stage="publish").inc()
+            await self.backoff.sleep(delay)
+            todo = failed
+
+    async def _send_all(self, todo: Sequence[tuple[RecList, bytes]]) -> list[Exception | None]:
+        """Send in order (a user's lists stay ordered), then await every acknowledgement."""
+        topic = self.settings.recommendations_topic
+        pending: list[Any] = []
+        for rec, value in todo:
+            try:
+                pending.append(await self.send(topic, rec.user_id.encode(), value))
+            except Exception as exc:
+                pending.append(exc)
+
+        async def settle(sent: Any) -> None:
+            if isinstance(sent, Exception):
+                raise sent
+            if inspect.isawaitable(sent):
+                await sent
+
+        results = await asyncio.gather(*(settle(p) for p in pending), return_exceptions=True)
+        out: list[Exception | None] = []
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, Exception):
+                raise r  # cancellation: the batch stops here
+            out.append(r if isinstance(r, Exception) else None)
+        return out
 
     def _rewrite_redelivered(
         self,
@@ -133,7 +229,13 @@ class EventsBatch:
             key=msg.key,
             value=ev.value,
         )
-        await self.send(topic, msg.key or b"", record)
+
+        async def send() -> None:
+            sent = await self.send(topic, msg.key or b"", record)
+            if inspect.isawaitable(sent):
+                await sent
+
+        await self.backoff.retry(send, "dead_letter", retry_if=lambda exc: True)
         self.metrics.dead_letters.labels(topic=msg.topic, reason=reason).inc()
 
     def _count(self, result: BatchResult) -> None:

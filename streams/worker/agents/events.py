@@ -9,6 +9,7 @@ does not hold yet wait for them) and the events batch (decode, engine, table, li
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection
 from typing import Any
 
@@ -16,10 +17,13 @@ from streams.faustcompat import commitguard
 from streams.faustcompat.offsets import start_offset
 from streams.faustcompat.ordering import InOrderGate, held_counter
 from streams.worker.agents.batch import EventsBatch
+from streams.worker.agents.guard import describe
 from streams.worker.agents.waiting import HoldingBatch, WaitMetrics
-from streams.worker.app import app, events_topic, metrics, profiles, runtime, settings
+from streams.worker.app import app, events_topic, metrics, profiles, progress, runtime, settings
 from streams.worker.control import ControlledBatch, forget_counter
 from streams.worker.placement import Headers, Placement, forwarded_counter
+
+log = logging.getLogger(__name__)
 
 
 async def _send(topic: str, key: bytes, value: bytes | None) -> Any:
@@ -79,11 +83,34 @@ _turn = asyncio.Lock()
 
 @app.agent(events_topic, name="behaviour")
 async def behaviour(stream: Any) -> None:
-    """Consume behaviour events in micro-batches (``take_events``: per-record event context)."""
+    """Consume behaviour events in micro-batches (``take_events``: per-record event context).
+
+    Processing errors stay inside the batch handler (:mod:`streams.worker.agents.guard`). Should
+    anything else escape it, Faust would acknowledge the whole batch in ``take_events``'s
+    ``finally``: the batch is marked uncommittable and read again instead (:meth:`gate.rewind`),
+    and on cancellation (shutdown) it is left for the next start.
+    """
     await runtime.ready()
-    async for batch in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
-        async with _turn:
-            await placement(await gate(batch))
+    progress.started()
+    try:
+        async for batch in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
+            passed = await gate(batch)
+            try:
+                async with _turn:
+                    await placement(passed)
+            except Exception as exc:
+                log.error("a batch failed outside the guard (%s); reading it again", describe(exc))
+                await gate.rewind(passed)
+                await asyncio.sleep(settings.retry_max_s)
+            except BaseException:
+                for ev in passed:
+                    ev.message.tracked = False  # not committable: read again after a restart
+                raise
+            progress.batch_done()
+    except BaseException as exc:
+        progress.ended(describe(exc))
+        raise
+    progress.ended("its stream ended")
 
 
 @app.timer(interval=0.25)  # type: ignore[untyped-decorator]  # Faust's decorator is untyped

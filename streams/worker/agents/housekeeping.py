@@ -6,22 +6,42 @@ import logging
 from typing import Any
 
 from streams.faustcompat.offsets import committed_offset
-from streams.worker.app import app, metrics, profiles, runtime, settings
+from streams.worker.agents.guard import PROCESSING_ERROR, describe
+from streams.worker.agents.items import dead_letter_item
+from streams.worker.app import app, catalog, metrics, profiles, progress, runtime, settings
 
 log = logging.getLogger(__name__)
 
 
 @app.timer(interval=1.0)  # type: ignore[untyped-decorator]  # Faust's decorator is untyped
 async def sync_catalog() -> None:
-    """Embed queued catalog changes even when no events arrive to trigger a model job."""
-    if runtime.engine is not None and runtime.has_pending():
-        await runtime.run(lambda engine: None)
+    """Embed queued catalog changes even when no events arrive to trigger a model job; items
+    that could not be embedded go to the items DLQ (``processing_error``, offset -1: found after
+    the record was applied). Never raises: a timer that raises stops the worker."""
+    try:
+        if runtime.engine is not None and runtime.has_pending():
+            await runtime.run(lambda engine: None)
+        for item_id, error in runtime.take_failed_items().items():
+            key = item_id.encode()
+            value = catalog.get(key)
+            await dead_letter_item(
+                key,
+                None if value is None else bytes(value),
+                settings.items_topic,
+                0,
+                -1,
+                PROCESSING_ERROR,
+                error,
+            )
+    except Exception as exc:
+        log.error("catalog sync failed (%s); retrying in a second", describe(exc))
 
 
 @app.timer(interval=settings.lag_interval_s)  # type: ignore[untyped-decorator]
 async def refresh_gauges() -> None:
     """Consumer lag per assigned events partition, and profiles held."""
     consumer: Any = app.consumer
+    lag = 0
     for tp in consumer.assignment():
         if tp.topic != settings.events_topic:
             continue
@@ -32,6 +52,8 @@ async def refresh_gauges() -> None:
             metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
                 max(0, end - position)
             )
+            lag += max(0, end - position)
+    progress.lag = lag
     try:
         metrics.profiles.set(len(profiles))
     except Exception as exc:  # a table mid-rebalance can refuse to be counted

@@ -1,0 +1,158 @@
+"""A processing error on one valid event never loses another (real broker, real worker).
+
+The worker's model (``tests/integration/faulty_model.py``, selected by DRIFTREC_MODEL_LOADER) raises
+on events that click a ``poison-*`` item and fails transiently, three times, on a ``flaky-*`` item.
+Valid events on those items are mixed into the stream of twelve users: every other event is
+applied exactly once (the profiles equal a clean run of them), the poison events are in the DLQ
+with reason processing_error, the flaky ones are applied and never dead-lettered, and the same
+worker process goes on consuming afterwards."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streams.messages.records import BehaviourEvent, ItemRecord
+from tests.integration.pipeline_support import ROOT, Pipeline, event_bytes, read_all, send, wait_for
+from tests.integration.reliability_support import (
+    T0,
+    assert_worker_profiles,
+    make_events,
+    make_items,
+    uninterrupted_run,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+
+USERS, PER_USER, POISON, FLAKY = 12, 10, 8, 3
+FAULTY = {
+    "PYTHONPATH": str(ROOT),  # the worker imports the faulty model from tests/
+    "DRIFTREC_MODEL_LOADER": "tests.integration.faulty_model:load",
+    "DRIFTREC_RETRY_INITIAL_S": "0.1",
+    "DRIFTREC_RETRY_MAX_S": "0.5",
+}
+
+
+def marked_items() -> list[ItemRecord]:
+    titles = [i.title for i in make_items(3, seed=5)]
+    return [
+        ItemRecord("poison-0", titles[0]),
+        ItemRecord("poison-1", titles[1]),
+        ItemRecord("flaky-0", titles[2]),
+    ]
+
+
+def test_a_failing_event_is_dead_lettered_and_every_other_one_applied_once(
+    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
+) -> None:
+    pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder, extra_env=FAULTY)
+    s = pipe.settings
+    items = make_items(16) + marked_items()
+    good = make_events(USERS, PER_USER, make_items(16), seed=23)
+    rng = random.Random(4)
+    poison = [
+        BehaviourEvent(
+            f"p{k}", f"u{rng.randrange(USERS)}", T0 + 0.5 + k, "click", f"poison-{k % 2}"
+        )
+        for k in range(POISON)
+    ]
+    flaky = [
+        BehaviourEvent(f"f{k}", f"u{k}", T0 + 0.7 + k, "view", "flaky-0") for k in range(FLAKY)
+    ]
+    stream = list(good)
+    for ev in poison + flaky:  # anywhere in the stream, between a user's other events
+        stream.insert(rng.randrange(len(stream) + 1), ev)
+    late = [
+        BehaviourEvent(f"late{k}", f"u{k}", T0 + 10_000 + k, "click", "i1") for k in range(USERS)
+    ]
+    users = sorted({e.user_id for e in good})
+
+    pipe.create(items)
+    worker = pipe.worker()
+    worker.start()
+    try:
+        worker.wait_catalog(len(items))
+        send(pipe.kafka(), s.events_topic, map(event_bytes, stream))
+        want = Counter(e.user_id for e in good + flaky)
+        wait_for(
+            lambda: (
+                all(worker.events_applied(u) == want[u] for u in users)
+                and worker.metric("driftrec_dead_letters_total") >= POISON
+            ),
+            300,
+            "every valid event applied and every poison event dead-lettered",
+            worker,
+        )
+        # Still consuming: events sent afterwards are applied by the same process.
+        send(pipe.kafka(), s.events_topic, map(event_bytes, late))
+        wait_for(
+            lambda: all(worker.events_applied(u) == want[u] + 1 for u in users),
+            120,
+            "events sent after the failures",
+            worker,
+        )
+        assert worker.alive() and worker.starts == 1
+        ref = uninterrupted_run(pipe, items, good + flaky + late)
+        assert_worker_profiles(worker, ref)
+        _, text = worker.get("/metrics")
+        retries = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in str(text).splitlines()
+            if line.startswith('driftrec_transient_retries_total{stage="process"}')
+        )
+        dlq = [json.loads(m.value) for m in read_all(pipe.kafka(), s.dlq_topic(s.events_topic))]
+        health_status, _ = worker.get("/health")
+    finally:
+        worker.stop()
+
+    dead_ids = sorted(json.loads(base64.b64decode(d["value_b64"]))["event_id"] for d in dlq)
+    assert dead_ids == sorted(e.event_id for e in poison), "exactly the poison events, each once"
+    assert {d["reason"] for d in dlq} == {"processing_error"}
+    assert all(d["error"].startswith("ValueError: injected failure on poison-") for d in dlq)
+    assert retries >= FLAKY, "the transient failures were retried"
+    assert health_status == 200
+    print(f"\nprocessing errors: {len(dlq)} dead-lettered, {retries:.0f} transient retries")
+
+
+def test_health_reports_a_worker_that_does_not_consume(
+    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
+) -> None:
+    """An event whose processing fails transiently forever (``stall-*``) stops the partition: the
+    worker stays up and retries, and /health answers 503 with the reason instead of "ok"."""
+    env = {**FAULTY, "DRIFTREC_STALL_AFTER_S": "6", "DRIFTREC_LAG_INTERVAL_S": "1"}
+    pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder, partitions=1, extra_env=env)
+    s = pipe.settings
+    items = make_items(8)
+    stall_item = ItemRecord("stall-0", make_items(1, seed=9)[0].title)
+    first = make_events(4, 3, items, seed=3)
+    users = sorted({e.user_id for e in first})
+    stuck = BehaviourEvent("stuck", "u0", T0 + 500, "click", "stall-0")
+    after = make_events(4, 2, items, seed=4, prefix="after")
+    pipe.create([*items, stall_item])
+    worker = pipe.worker()
+    worker.start()
+    try:
+        worker.wait_catalog(len(items) + 1)
+        send(pipe.kafka(), s.events_topic, map(event_bytes, first))
+        wait_for(lambda: worker.all_applied(users, 3), 120, "first events", worker)
+        assert worker.get("/health")[0] == 200
+        send(pipe.kafka(), s.events_topic, map(event_bytes, [stuck, *after]))
+
+        def stalled() -> bool:
+            status, body = worker.get("/health")
+            return status == 503 and body.get("status") == "stalled"
+
+        wait_for(stalled, 90, "/health reporting the stall", worker)
+        status, body = worker.get("/health")
+        assert worker.alive() and worker.starts == 1
+        assert not any(worker.events_applied(u) > 3 for u in users), "nothing passed the stall"
+    finally:
+        worker.stop()
+    assert status == 503
+    assert "events waiting" in body["reason"] and "no batch finished" in body["reason"]
+    assert body["model_version"] is not None  # the model is loaded: it is the flow that stopped
