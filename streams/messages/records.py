@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -39,9 +40,15 @@ MAX_MODALITIES: Final = 4
 MAX_MODALITY_DIM: Final = 2_048
 MAX_ATTRIBUTES: Final = 32
 MAX_CONTEXT_KEYS: Final = 32
-#: Timestamps are epoch seconds; anything outside [2000-01-01, 2100-01-01) is a producer bug.
+#: Accepted event times, [2000-01-01, 2100-01-01) UTC: anything outside is a producer bug.
 MIN_TS: Final = 946_684_800.0
 MAX_TS: Final = 4_102_444_800.0
+#: A numeric ``ts`` at or above this magnitude is epoch milliseconds, below it epoch seconds.
+#: 1e11 seconds is the year 5138 and 1e11 milliseconds is 1973-03-03, so within the accepted
+#: range the two readings never overlap.
+MS_THRESHOLD: Final = 1e11
+#: Longest accepted timestamp string (RFC 3339 with nanoseconds and an offset is 35).
+MAX_TS_CHARS: Final = 64
 #: JSON integers have at most this many digits anywhere in a message. Python's own limit (4,300
 #: digits) raises a bare ValueError, and far shorter ones overflow float(): no field needs more.
 MAX_INT_DIGITS: Final = 100
@@ -245,6 +252,46 @@ def _number(value: object, key: str) -> float:
     return number
 
 
+def parse_ts(value: object) -> float:
+    """Epoch seconds from a ``ts`` value: epoch seconds, epoch milliseconds or an ISO 8601 string.
+
+    Numbers with magnitude >= :data:`MS_THRESHOLD` are milliseconds. Strings are RFC 3339 /
+    ISO 8601 date-times (``2024-12-03T10:15:00Z``, ``2024-12-03T11:15:00+01:00``,
+    ``2024-12-03``); one without a UTC offset is read as UTC. The result must lie in
+    [:data:`MIN_TS`, :data:`MAX_TS`).
+    """
+    if isinstance(value, str):
+        ts = _iso_seconds(value)
+    else:
+        ts = _number(value, "ts")
+        if abs(ts) >= MS_THRESHOLD:
+            ts /= 1000.0
+    if not MIN_TS <= ts < MAX_TS:
+        raise RecordError(
+            "bad_timestamp",
+            f"'ts' {value!r:.60} is outside [2000-01-01, 2100-01-01) UTC "
+            "(epoch seconds, epoch milliseconds or an ISO 8601 string)",
+        )
+    return ts
+
+
+def _iso_seconds(text: str) -> float:
+    bad = RecordError(
+        "bad_timestamp",
+        f"'ts' {text!r:.60} is not epoch seconds, epoch milliseconds or an RFC 3339 / "
+        "ISO 8601 date-time",
+    )
+    if not text or len(text) > MAX_TS_CHARS or not text[0].isdigit():
+        raise bad
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise bad from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def parse_item(obj: object) -> ItemRecord:
     """Validate one decoded JSON item value and build its record."""
     m = _require_map(obj, "item")
@@ -296,9 +343,7 @@ def parse_event(obj: object) -> BehaviourEvent:
     user_id = _required_id(m, "user_id")
     if "ts" not in m:
         raise RecordError("missing_field", "'ts' is required")
-    ts = _number(m["ts"], "ts")
-    if not MIN_TS <= ts < MAX_TS:
-        raise RecordError("bad_timestamp", f"'ts' {ts} is outside [{MIN_TS:.0f}, {MAX_TS:.0f})")
+    ts = parse_ts(m["ts"])
     action = m.get("action")
     if not isinstance(action, str):
         raise RecordError("missing_field", "'action' is required and a string")

@@ -50,7 +50,7 @@ def test_event_round_trips_through_json() -> None:
         (event(user_id=7), "bad_type"),
         (event(user_id="  "), "bad_type"),
         (event(user_id="u" * (MAX_ID_CHARS + 1)), "too_long"),
-        (event(ts="yesterday"), "bad_type"),
+        (event(ts="yesterday"), "bad_timestamp"),
         (event(ts=True), "bad_type"),
         (event(ts=math.nan), "not_finite"),
         (event(ts=math.inf), "not_finite"),
