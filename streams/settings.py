@@ -115,6 +115,18 @@ class Settings(BaseSettings):
     item_batch_max: int = Field(default=256, ge=1, description="Items embedded per batch.")
     top_k: int = Field(default=10, ge=1, le=1000, description="Items per published list.")
     recent_window: int = Field(default=20, ge=1, le=200, description="Recent events kept per user.")
+    item_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="How long an event naming an item not yet in the catalog is held (with the "
+        "user's later events) before it goes to the DLQ as unknown_item (seconds).",
+    )
+    item_wait_max: int = Field(
+        default=10_000,
+        ge=0,
+        description="Most events held for missing items; past it the oldest is given up.",
+    )
     exclude: Literal["recent", "consumed", "none"] = Field(
         default="recent",
         description="What lists leave out: the recent window's items, everything consumed (the "

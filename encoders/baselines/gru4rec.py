@@ -1,11 +1,16 @@
-"""GRU4Rec (Hidasi et al., 2016) with shared input/output item embeddings and a full softmax."""
+"""GRU4Rec (Hidasi et al., 2016) as RecBole 1.2.1 implements it (``gru4rec.py``).
+
+Item embedding (64, padding row 0, Xavier-normal) -> dropout 0.3 -> one GRU layer without bias
+(hidden 128, Xavier-uniform input and recurrent weights) -> dense 128 -> 64; the user vector at
+position t scores every item by inner product with the same item embedding table.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from encoders.baselines import BaselineConfig
+from encoders.baselines import BaselineConfig, tokens_of
 from encoders.model import EventTensors
 
 
@@ -14,24 +19,26 @@ class GRU4Rec(nn.Module):
         super().__init__()
         self.config = config
         n = config.n_items
-        self.items = nn.Embedding(n + 1, config.dim, padding_idx=n)  # row n: no item / padding
-        nn.init.normal_(self.items.weight, std=0.02)
-        with torch.no_grad():
-            self.items.weight[n].zero_()
-        self.drop = nn.Dropout(config.dropout)
+        self.items = nn.Embedding(n + 2, config.dim, padding_idx=0)  # 0 pad, N + 1 no item
+        self.emb_drop = nn.Dropout(config.p_dropout)
         self.gru = nn.GRU(
-            config.dim,
-            config.dim,
-            num_layers=config.layers,
-            batch_first=True,
-            dropout=config.dropout if config.layers > 1 else 0.0,
+            config.dim, config.hidden, num_layers=config.n_layers, bias=False, batch_first=True
         )
+        self.dense = nn.Linear(config.hidden, config.dim)
+        # RecBole's _init_weights: Xavier-normal embeddings (the padding row included, as there),
+        # Xavier-uniform first-layer GRU weights; the dense layer keeps torch's default.
+        nn.init.xavier_normal_(self.items.weight)
+        nn.init.xavier_uniform_(self.gru.get_parameter("weight_hh_l0"))
+        nn.init.xavier_uniform_(self.gru.get_parameter("weight_ih_l0"))
 
     def item_matrix(self) -> torch.Tensor:
-        return self.items.weight[: self.config.n_items]  # (N, D)
+        return self.items.weight[1 : self.config.n_items + 1]  # (N, D)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` right-padded tokens -> ``(B, T, D)`` user vectors."""
+        out, _ = self.gru(self.emb_drop(self.items(tokens)))  # (B, T, H)
+        return self.dense(out)  # type: ignore[no-any-return]  # nn.Module call is untyped
 
     def forward(self, ev: EventTensors) -> torch.Tensor:
         """ev (B, T) -> user vectors (B, T, D)."""
-        idx = torch.where(ev.item >= 0, ev.item, self.config.n_items)
-        out, _ = self.gru(self.drop(self.items(idx)))  # (B, T, D)
-        return self.drop(out)  # type: ignore[no-any-return]  # nn.Module call is untyped
+        return self.encode(tokens_of(ev, self.config.n_items))

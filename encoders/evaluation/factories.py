@@ -10,7 +10,6 @@ never mixes language models by accident.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from encoders.baselines.sasrec import SASRec
 from encoders.checkpoint import META_FILE, load_checkpoint
 from encoders.evaluation.base import EvaluationError, StreamModel, TextEncodeFn
 from encoders.evaluation.runner import EvalContext, ModelFactory, baseline_factories
-from encoders.evaluation.seqmodels import GRU4RecStream, SASRecStream
+from encoders.evaluation.seqmodels import WindowStream
 from encoders.serving import ServingModel
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder
@@ -52,9 +51,9 @@ def _train(ctx: EvalContext, kind: str) -> Any:
             f"{kind}: no checkpoint (give --model or --checkpoints DIR with {kind}/ inside, "
             f"or train one: driftrec train --kind {kind} --data DIR --out DIR)"
         )
-    tc = TrainConfig(device=opts.device, progress=opts.progress)
-    if opts.train_epochs is not None:
-        tc = replace(tc, epochs=opts.train_epochs)
+    tc = TrainConfig.for_kind(
+        kind, device=opts.device, progress=opts.progress, epochs=opts.train_epochs
+    )
     encoder = _text_encoder(ctx) if kind == "driftrec" else None
     t0 = time.perf_counter()
     trained = train_model(
@@ -97,8 +96,11 @@ def default_encoder(ctx: EvalContext) -> TextEncodeFn:
 def _driftrec(ctx: EvalContext) -> StreamModel:
     from encoders.evaluation.driftrec_model import DriftRecStream
 
-    # The repeat bonus only matters where history items stay in the ranking.
-    return DriftRecStream(serving_model(ctx), ctx.catalog, repeat=not ctx.options.mask_history)
+    # The repeat bonus only moves history items: the masked protocol removes them (and scores only
+    # new-item targets), so one set of scores with the bonus serves both protocols.
+    return DriftRecStream(
+        serving_model(ctx), ctx.catalog, repeat="unmasked" in ctx.options.protocols
+    )
 
 
 def _sequential(kind: str) -> ModelFactory:
@@ -120,10 +122,7 @@ def _sequential(kind: str) -> ModelFactory:
                 trained.config, BaselineConfig
             )
             net, config, ids = inner, trained.config, trained.catalog.ids
-        if isinstance(net, GRU4Rec):
-            model: GRU4RecStream | SASRecStream = GRU4RecStream(net, config, ids, ctx.catalog)
-        else:
-            model = SASRecStream(net, config, ids, ctx.catalog)
+        model = WindowStream(net, config, ids, ctx.catalog)
         if model.unknown_items:
             ctx.extras[f"{kind}.info"]["unknown_items"] = model.unknown_items
         return model

@@ -34,6 +34,13 @@ def table(rows: Mapping[str, Mapping[str, Any]], columns: Sequence[str], title: 
     return "\n".join([title, rule, line(header), rule, *(line(r) for r in body), rule])
 
 
+PROTOCOL_WORDS = {"masked": "masked", "unmasked": "not masked"}
+
+
+def _info(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: entry[k] for k in ("train_s", "eval_s") if k in entry}
+
+
 def metric_columns(ks: Sequence[int]) -> list[str]:
     return [f"{m}@{k}" for k in ks for m in ("HR", "NDCG", "MRR")]
 
@@ -44,13 +51,25 @@ def render_text(result: Mapping[str, Any]) -> str:
     ds = result["dataset"]
     parts = [
         f"data: {ds['path']}  ({ds['events']:,} events, {ds['items']:,} items, "
-        f"{ds['users']:,} users; {ds['evaluated_users']:,} evaluated)",
-        table(
-            result["models"],
-            [*metric_columns(ks), "train_s", "eval_s"],
-            "offline (leave-last-out, test; train_s: trained here)",
-        ),
+        f"{ds['users']:,} users; {ds['evaluated_users']:,} evaluated)"
     ]
+    models = result["models"]
+    protocols = result["protocol"].get("offline_protocols") or [
+        "masked" if result["protocol"].get("mask_history", True) else "unmasked"
+    ]
+    for proto in protocols:
+        proto_rows = {
+            name: {**(m.get("by_protocol", {}).get(proto) or m), **_info(m)}
+            for name, m in models.items()
+        }
+        parts.append(
+            table(
+                proto_rows,
+                [*metric_columns(ks), "train_s", "eval_s"],
+                f"offline (leave-last-out, test, history {PROTOCOL_WORDS[proto]}; "
+                "train_s: trained here)",
+            )
+        )
     stream = result.get("stream") or {}
     if stream:
         rows: dict[str, dict[str, Any]] = {}

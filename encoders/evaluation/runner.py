@@ -17,12 +17,15 @@ from encoders.data.folder import DataFolder, read_folder
 from encoders.data.split import Split, leave_last_out, read_split_file
 from encoders.evaluation.base import F32, EvaluationError, ItemIndex, StreamModel, TextEncodeFn
 from encoders.evaluation.baselines import ItemKNNText, Popularity, StaticProfile
-from encoders.evaluation.offline import evaluate_offline
+from encoders.evaluation.offline import PROTOCOLS, evaluate_offline
 from encoders.evaluation.ranking import DEFAULT_KS
+from encoders.evaluation.simple import CoocKNN, RepeatRecency
 from encoders.evaluation.stream import ADAPT_SHARE, ADAPT_TOP, replay_stream
 
 ALL_MODELS: tuple[str, ...] = (
     "pop",
+    "repeat",
+    "cooc-knn",
     "itemknn-text",
     "static-profile",
     "gru4rec",
@@ -38,7 +41,8 @@ class EvalOptions:
 
     models: tuple[str, ...] = ALL_MODELS
     ks: tuple[int, ...] = DEFAULT_KS
-    mask_history: bool = True
+    #: Offline protocols, the first one is the primary table (``models``); see offline.py.
+    protocols: tuple[str, ...] = PROTOCOLS
     split_file: Path | None = None
     stream: bool = True
     #: The stream masks each user's most recent items, as the pipeline excludes items just consumed.
@@ -66,6 +70,11 @@ class EvalOptions:
             )
         if not self.ks or min(self.ks) < 1:
             raise EvaluationError(f"K values must be >= 1, got {self.ks}")
+        bad = [p for p in self.protocols if p not in PROTOCOLS]
+        if bad or not self.protocols or len(set(self.protocols)) != len(self.protocols):
+            raise EvaluationError(
+                f"protocols must be distinct values of {', '.join(PROTOCOLS)}, got {self.protocols}"
+            )
 
 
 @dataclass
@@ -116,6 +125,8 @@ def baseline_factories() -> dict[str, ModelFactory]:
     """The models that need no checkpoint."""
     return {
         "pop": lambda ctx: Popularity(ctx.catalog, ctx.split.train_events()),
+        "repeat": lambda ctx: RepeatRecency(ctx.catalog, ctx.split.train_events()),
+        "cooc-knn": lambda ctx: CoocKNN(ctx.catalog, ctx.split.train_events()),
         "itemknn-text": lambda ctx: ItemKNNText(ctx.catalog, ctx.item_text_vecs),
         "static-profile": lambda ctx: StaticProfile(
             ctx.catalog, ctx.item_text_vecs, ctx.event_text_encoder
@@ -177,7 +188,8 @@ def run_evaluation(
             else "leave-last-out (per user, chronological)",
             "stage": "test",
             "ranking": "full catalog, pessimistic ties",
-            "mask_history": options.mask_history,
+            "offline_protocols": list(options.protocols),
+            "mask_history": options.protocols[0] == "masked",
             "ks": list(options.ks),
             "stream": {
                 "order": "each user's events in log order, users batched by position",
@@ -217,15 +229,21 @@ def run_evaluation(
             split,
             catalog,
             ks=options.ks,
-            mask_history=options.mask_history,
             batch_users=options.batch_users,
+            protocols=options.protocols,
         )
         entry: dict[str, Any] = dict(offline.metrics)
+        entry["by_protocol"] = offline.by_protocol
         entry["eval_s"] = round(time.perf_counter() - t0, 2)
         entry["build_s"] = round(build_s, 2)
         entry.update(ctx.extras.get(f"{name}.info", {}))
         result["models"][name] = entry
-        log(f"{name}: NDCG@10 {offline.metrics.get('NDCG@10', float('nan')):.4f}")
+        log(
+            f"{name}: NDCG@10 "
+            + ", ".join(
+                f"{p} {m.get('NDCG@10', float('nan')):.4f}" for p, m in offline.by_protocol.items()
+            )
+        )
         if options.stream:
             t0 = time.perf_counter()
             stream = replay_stream(

@@ -3,10 +3,10 @@
 
 * :func:`score_histories` ``(trained, histories) -> (U, N)``: each history (events in time order)
   runs through the model's sequence forward and its last position scores every item (columns in
-  ``trained.catalog.ids`` order). SASRec sees the last ``max_len`` events (its learned positions);
-  the recurrent models see the whole history, as the streaming step does.
+  ``trained.catalog.ids`` order). The baselines see the last ``max_len`` events (RecBole's
+  MAX_ITEM_LIST_LENGTH); driftrec sees the whole history, as the streaming step does.
 * :func:`evaluate_split`: full-ranking HR/NDCG/MRR@{5,10,20} on a split's valid or test targets,
-  history masked (encoders.evaluation.ranking).
+  history masked unless ``mask_history=False`` (encoders.evaluation.ranking).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def score_histories(
     ``repeat``: add driftrec's learned repeat bonus (for rankings that keep history items)."""
     net, device = trained.net, trained.device
     config = trained.config
-    cap = config.max_len if isinstance(config, BaselineConfig) and config.kind == "sasrec" else None
+    cap = config.max_len if isinstance(config, BaselineConfig) else None
     seqs = [list(h[-cap:]) if cap else list(h) for h in histories]
     text_dim = trained.config.text_dim if isinstance(trained.config, ModelConfig) else 1
     lookup = _text_lookup(trained, seqs)

@@ -86,7 +86,20 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
     default=None,
     help='JSON {user_id: {"valid": item_id, "test": item_id}} targets.',
 )
-@click.option("--no-mask-history", is_flag=True, help="Keep history items in the ranking.")
+@click.option(
+    "--protocol",
+    type=click.Choice(["masked", "unmasked", "both"]),
+    default="both",
+    show_default=True,
+    help="Offline ranking: history items removed (masked), kept (unmasked, RecBole's), or both "
+    "(two tables; the masked one first).",
+)
+@click.option(
+    "--no-mask-history",
+    is_flag=True,
+    hidden=True,
+    help="Deprecated: --protocol unmasked.",
+)
 @click.option("--no-stream", is_flag=True, help="Skip the streaming replay.")
 @click.option(
     "--stream-users",
@@ -126,6 +139,7 @@ def eval_cmd(
     models: tuple[str, ...],
     ks: tuple[int, ...],
     split_file: Path | None,
+    protocol: str,
     no_mask_history: bool,
     no_stream: bool,
     stream_users: int | None,
@@ -144,11 +158,15 @@ def eval_cmd(
     from encoders.evaluation.runner import EvalOptions, run_evaluation
     from encoders.textenc import TextEncoderError
 
+    if no_mask_history:
+        click.echo("--no-mask-history is deprecated: use --protocol unmasked", err=True)
+        protocol = "unmasked"
+    protocols = ("masked", "unmasked") if protocol == "both" else (protocol,)
     try:
         options = EvalOptions(
             models=models,
             ks=ks,
-            mask_history=not no_mask_history,
+            protocols=protocols,
             split_file=split_file,
             stream=not no_stream,
             stream_users=stream_users,

@@ -39,11 +39,28 @@ from streams.cli.options import bootstrap_option, make_settings, setting_default
     default="driftrec",
     help="What to train: the driftrec interest model or an ID-based baseline.",
 )
-@click.option("--epochs", type=int, default=15, help="Most epochs (early stopping may end sooner).")
+@click.option(
+    "--epochs",
+    type=int,
+    default=None,
+    help="Most epochs; early stopping usually ends sooner [driftrec 15, baselines 300].",
+)
 @click.option("--seed", type=int, default=0, help="Seed: same seed, data and device, same model.")
-@click.option("--batch-size", type=int, default=16, help="User windows per step.")
-@click.option("--lr", type=float, default=1e-3, help="Peak AdamW learning rate.")
-@click.option("--patience", type=int, default=5, help="Epochs without a better valid NDCG@10.")
+@click.option(
+    "--batch-size",
+    type=int,
+    default=None,
+    help="Per step: driftrec user windows [16]; baselines prefix samples [256].",
+)
+@click.option(
+    "--lr", type=float, default=None, help="driftrec: peak AdamW rate; baselines: Adam [1e-3]."
+)
+@click.option(
+    "--patience",
+    type=int,
+    default=None,
+    help="Epochs without a better valid NDCG@10 [driftrec 5, baselines 10 as RecBole].",
+)
 @click.option(
     "--device",
     envvar="DRIFTREC_DEVICE",
@@ -74,11 +91,11 @@ def train_cmd(
     data_dir: Path,
     out_dir: Path,
     kind: str,
-    epochs: int,
+    epochs: int | None,
     seed: int,
-    batch_size: int,
-    lr: float,
-    patience: int,
+    batch_size: int | None,
+    lr: float | None,
+    patience: int | None,
     device: str,
     text_encoder: str | None,
     split_file: Path | None,
@@ -106,7 +123,7 @@ def train_cmd(
             since_s,
             0.2,
             0.0,
-            epochs,
+            epochs or 15,
             seed,
             device,
             no_progress,
@@ -126,7 +143,8 @@ def train_cmd(
     try:
         data = read_folder(data_dir)
         split = leave_last_out(data.events, read_split_file(split_file) if split_file else None)
-        tc = TrainConfig(
+        tc = TrainConfig.for_kind(
+            kind,
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,

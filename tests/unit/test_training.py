@@ -130,5 +130,5 @@ def test_sampled_negatives_for_large_catalogs(encoder: TextEncoder) -> None:
     cfg = TrainConfig(
         epochs=1, batch_size=4, full_softmax_max_items=5, negatives=8, device="cpu", progress=False
     )
-    trained = train_model(tiny_data(), "gru4rec", seed=0, train_config=cfg, encoder=encoder)
+    trained = train_model(tiny_data(), "driftrec", seed=0, train_config=cfg, encoder=encoder)
     assert np.isfinite(trained.history[0]["loss"])

@@ -16,7 +16,7 @@ from typing import Any
 
 from profiles.engine import BatchResult, Engine, Incoming, RecList
 from profiles.errors import ProfileError
-from profiles.profile import UserProfile, source_key
+from profiles.profile import UserProfile
 from streams.faustcompat.eventctx import as_current
 from streams.messages.codec import dead_letter, decode_event, encode_json
 from streams.messages.records import RecordError
@@ -30,6 +30,7 @@ from streams.worker.agents.guard import (
     isolate,
 )
 from streams.worker.metrics import Metrics
+from streams.worker.placement import origin
 from streams.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class EventsBatch:
                 log.error("decoding an event failed: %s", describe(exc), exc_info=exc)
                 await self._dead_letter(dlq, ev, PROCESSING_ERROR, describe(exc))
                 continue
-            incoming.append(Incoming(event, source_key(msg.topic, msg.partition), msg.offset, ref))
+            source, offset = origin(msg)  # a forwarded copy counts at its original's position
+            incoming.append(Incoming(event, source, offset, ref))
         stored = self._read_all(events, incoming)
         try:
             done = await self._attempt(incoming, stored, copy=False)

@@ -1,17 +1,27 @@
-"""The behaviour agent: micro-batches of events -> profiles table and recommendation lists."""
+"""The behaviour agent: micro-batches of events -> profiles table and recommendation lists.
+
+Each micro-batch goes through, in order: the in-order gate (never past a gap in a partition),
+placement (records on another partition than their user's are forwarded there), control records
+(forget requests split the batch where they occur), the item hold (events on items the catalog
+does not hold yet wait for them) and the events batch (decode, engine, table, lists).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from typing import Any
 
+from streams.faustcompat import commitguard
 from streams.faustcompat.offsets import start_offset
 from streams.faustcompat.ordering import InOrderGate, held_counter
 from streams.worker.agents.batch import EventsBatch
 from streams.worker.agents.guard import describe
+from streams.worker.agents.waiting import HoldingBatch, WaitMetrics
 from streams.worker.app import app, events_topic, metrics, profiles, progress, runtime, settings
 from streams.worker.control import ControlledBatch, forget_counter
+from streams.worker.placement import Headers, Placement, forwarded_counter
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +30,45 @@ async def _send(topic: str, key: bytes, value: bytes | None) -> Any:
     return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
 
 
-handle_batch = EventsBatch(settings, runtime, metrics, profiles, _send)
-# Control records (driftrec forget) ride on the events topic, ordered with the user's events.
-handle_events = ControlledBatch(
-    settings, handle_batch, profiles, _send, forget_counter(metrics.registry)
-)
+async def _forward(
+    partition: int, key: bytes, value: bytes | None, timestamp: float | None, headers: Headers
+) -> Any:
+    return await app.producer.send(
+        settings.events_topic, key, value, partition=partition, timestamp=timestamp, headers=headers
+    )
 
+
+async def _known(items: set[str]) -> Collection[str]:
+    return await runtime.run(lambda engine: {i for i in items if i in engine.index})
+
+
+def _assigned() -> Collection[Any]:
+    return app.consumer.assignment()
+
+
+handle_batch = EventsBatch(settings, runtime, metrics, profiles, _send)
+holding = HoldingBatch(
+    settings,
+    handle_batch,
+    known=_known,
+    ack=lambda message: commitguard.ack_late(app.consumer, message),
+    generation=lambda: app.consumer_generation_id,
+    assigned=_assigned,
+    metrics=WaitMetrics(metrics.registry),
+)
+commitguard.set_floor(holding.floor)
+commitguard.install()
+_forgotten = forget_counter(metrics.registry)
+
+
+def _on_forget(user: str) -> None:
+    _forgotten(user)
+    holding.forget(user)
+
+
+# Control records (driftrec forget) ride on the events topic, ordered with the user's events.
+handle_events = ControlledBatch(settings, holding, profiles, _send, _on_forget)
+placement = Placement(settings, handle_events, _forward, forwarded_counter(metrics.registry))
 
 # Faust can deliver a partition out of order around rebalances: never process past a gap.
 gate = InOrderGate(
@@ -34,6 +77,8 @@ gate = InOrderGate(
     start_offset=lambda tp: start_offset(app.consumer, tp),
     on_gap=held_counter(metrics.registry),
 )
+# The agent and the hold's timer take turns: both change the hold and the profiles.
+_turn = asyncio.Lock()
 
 
 @app.agent(events_topic, name="behaviour")
@@ -51,7 +96,8 @@ async def behaviour(stream: Any) -> None:
         async for batch in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
             passed = await gate(batch)
             try:
-                await handle_events(passed)
+                async with _turn:
+                    await placement(passed)
             except Exception as exc:
                 log.error("a batch failed outside the guard (%s); reading it again", describe(exc))
                 await gate.rewind(passed)
@@ -65,3 +111,12 @@ async def behaviour(stream: Any) -> None:
         progress.ended(describe(exc))
         raise
     progress.ended("its stream ended")
+
+
+@app.timer(interval=0.25)  # type: ignore[untyped-decorator]  # Faust's decorator is untyped
+async def release_waiting() -> None:
+    """Apply held events whose item arrived (or give them up) while no new events come."""
+    if runtime.engine is None or not len(holding.wait):
+        return
+    async with _turn:
+        await holding.tick()

@@ -44,6 +44,8 @@ def test_eval_writes_table_json_and_chart(tiny_lm: Path, synth_dir: Path, tmp_pa
     assert set(doc) == {"protocol", "dataset", "models", "stream"}
     assert list(doc["models"]) == [
         "pop",
+        "repeat",
+        "cooc-knn",
         "itemknn-text",
         "static-profile",
         "gru4rec",
@@ -69,7 +71,7 @@ def test_eval_writes_table_json_and_chart(tiny_lm: Path, synth_dir: Path, tmp_pa
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_split_file_and_no_mask_history(tiny_lm: Path, synth_dir: Path, tmp_path: Path) -> None:
+def test_split_file_and_protocols(tiny_lm: Path, synth_dir: Path, tmp_path: Path) -> None:
     events = [json.loads(line) for line in (synth_dir / "events.jsonl").read_text().splitlines()]
     user = events[0]["user_id"]
     items = [e["item_id"] for e in events if e["user_id"] == user and "item_id" in e]
@@ -82,9 +84,24 @@ def test_split_file_and_no_mask_history(tiny_lm: Path, synth_dir: Path, tmp_path
     doc = json.loads(out.read_text())
     assert doc["dataset"]["evaluated_users"] == 1
     assert doc["protocol"]["split"] == "split-file" and doc["stream"] == {}
-    code, output = _eval([*base, "--no-mask-history", "--json-out", str(out)])
+    code, output = _eval([*base, "--json-out", str(out)])
     assert code == 0, output
-    assert json.loads(out.read_text())["protocol"]["mask_history"] is False
+    doc = json.loads(out.read_text())
+    by_proto = doc["models"]["pop"]["by_protocol"]
+    assert set(by_proto) == {"masked", "unmasked"}  # the default: both
+    assert doc["protocol"]["offline_protocols"] == ["masked", "unmasked"]
+    assert doc["models"]["pop"]["NDCG@10"] == by_proto["masked"]["NDCG@10"]  # masked first
+    assert "history masked" in output and "history not masked" in output
+    code, output = _eval([*base, "--protocol", "unmasked", "--json-out", str(out)])
+    assert code == 0, output
+    doc = json.loads(out.read_text())
+    assert doc["protocol"]["mask_history"] is False
+    assert list(doc["models"]["pop"]["by_protocol"]) == ["unmasked"]
+    unmasked = doc["models"]["pop"]["NDCG@10"]
+    assert unmasked == by_proto["unmasked"]["NDCG@10"]
+    code, output = _eval([*base, "--no-mask-history", "--json-out", str(out)])  # deprecated alias
+    assert code == 0 and "deprecated" in output
+    assert json.loads(out.read_text())["protocol"]["offline_protocols"] == ["unmasked"]
 
 
 def test_bad_options_are_clear_errors(synth_dir: Path) -> None:

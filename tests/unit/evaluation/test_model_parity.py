@@ -1,5 +1,5 @@
 """The stream adapters give the trainer's own scores: driftrec through the ServingModel calls,
-GRU4Rec through its hidden state, SASRec through its item window (one smoke epoch each)."""
+GRU4Rec and SASRec through their item window (one smoke epoch each)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from encoders.data.synth import SynthSpec, generate
 from encoders.evaluation.base import ItemIndex, StreamModel
 from encoders.evaluation.driftrec_model import DriftRecStream
 from encoders.evaluation.offline import replay_histories
-from encoders.evaluation.seqmodels import GRU4RecStream, SASRecStream
+from encoders.evaluation.seqmodels import WindowStream
 from encoders.textenc import TextEncoder
 from encoders.training.loop import TrainConfig, TrainedModel, train_model
 from encoders.training.scoring import score_histories
@@ -79,17 +79,15 @@ def test_driftrec_readout_levers_stream_matches_the_trainer(
 
 @pytest.mark.parametrize("kind", ["gru4rec", "sasrec"])
 def test_sequential_streams_match_the_trainer(data: DataFolder, kind: str) -> None:
-    # SASRec attends over its last 12 events (histories are longer: the window slides). The
-    # trainer's scorer also cuts GRU4Rec histories to max_len, while the stream keeps the GRU's
-    # state over the whole history, so GRU4Rec gets a window longer than every history here.
-    max_len = 12 if kind == "sasrec" else 64
+    # Both read their last 12 events (histories are longer: the window slides), in training, in
+    # the trainer's scorer and in the stream.
+    max_len = 12
     config = BaselineConfig(kind=kind, n_items=len(data.items), dim=16, max_len=max_len)
     trained = train_model(data, kind, config=config, train_config=replace(TC, max_len=max_len))
     net = trained.net.inner()
     assert isinstance(net, GRU4Rec | SASRec)
     catalog = ItemIndex(data.items)
-    cls = GRU4RecStream if kind == "gru4rec" else SASRecStream
-    model = cls(net, trained.config, trained.catalog.ids, catalog)  # type: ignore[arg-type]
+    model = WindowStream(net, config, trained.catalog.ids, catalog)
     assert model.unknown_items == 0
     _check(model, trained, data)
 
@@ -97,6 +95,6 @@ def test_sequential_streams_match_the_trainer(data: DataFolder, kind: str) -> No
 def test_unknown_items_get_no_vector(data: DataFolder, tmp_path: Path) -> None:
     config = BaselineConfig(kind="gru4rec", n_items=len(data.items) - 1, dim=8)
     net = GRU4Rec(config)
-    model = GRU4RecStream(net, config, [i.item_id for i in data.items[1:]], ItemIndex(data.items))
+    model = WindowStream(net, config, [i.item_id for i in data.items[1:]], ItemIndex(data.items))
     assert model.unknown_items == 1
     assert not model.item_vecs[0].any() and model.item_vecs[1].any()

@@ -1,0 +1,156 @@
+"""Simple ID baselines that are hard to beat on retail and media logs: item-to-item co-occurrence
+kNN and repeat/recency. Both are stream models (:class:`~encoders.evaluation.base.StreamModel`)
+built from the split's training events only; neither is tuned to a data set (the constants
+below are fixed, documented choices).
+
+* ``cooc-knn``: items that occur near each other in users' training sequences are neighbours.
+  For every pair of item events at most ``window`` (5) positions apart in one user's sequence,
+  both directions get ``1 / distance``; an item is not its own neighbour. The sums are
+  normalised like a cosine, ``c(a, b) / sqrt(n(a) n(b))`` with ``n`` the item's training count,
+  and each item keeps its ``top_k`` (100) strongest neighbours. A user's score for item j is
+  ``sum_k decay**k * sim(last_k, j)`` over the ``n_last`` (5) most recent items (k = 0 newest,
+  ``decay`` 0.7).
+* ``repeat``: the user's own items, ranked by recency-weighted frequency: ``sum over the user's
+  last ``window`` (200) item events of ``decay**age`` (0.98; age 0 = the latest event)``. It only
+  makes sense where repeats count (the unmasked protocol); under the masked protocol it falls
+  back to its tie-break.
+
+Ties: both add ``1e-6 x`` the item's normalised training popularity, so items the rule says
+nothing about are ranked by popularity rather than tied last (pessimistic ties).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from encoders.data.split import group_by_user
+from encoders.evaluation.base import F32, EvaluationError, ItemIndex
+from streams.messages.records import BehaviourEvent
+
+TIE_BREAK = 1e-6
+
+
+def _popularity(catalog: ItemIndex, train_events: Sequence[BehaviourEvent]) -> F32:
+    counts = np.zeros(len(catalog), dtype=np.float32)
+    for e in train_events:
+        if e.item_id is not None:
+            counts[catalog.of(e.item_id)] += 1.0
+    out: F32 = counts / max(float(counts.max(initial=0.0)), 1.0)
+    return out
+
+
+class _LastItems:
+    """State: catalog indices of the last ``size`` item events, newest first (-1 = empty)."""
+
+    name: str
+    state_dim: int
+
+    def __init__(self, catalog: ItemIndex, size: int) -> None:
+        if size < 1:
+            raise EvaluationError(f"history size must be >= 1, got {size}")
+        self.catalog = catalog
+        self.state_dim = size
+
+    def initial_states(self, n: int) -> F32:
+        return np.full((n, self.state_dim), -1.0, dtype=np.float32)
+
+    def step(self, states: F32, events: Sequence[BehaviourEvent], gaps_s: F32) -> F32:
+        out = states.copy()
+        for r, e in enumerate(events):
+            if e.item_id is not None:
+                out[r, 1:] = states[r, :-1]
+                out[r, 0] = self.catalog.of(e.item_id)
+        return out
+
+    def interest(self, states: F32) -> F32:
+        return states  # the scores are computed from the item indices themselves
+
+
+class CoocKNN(_LastItems):
+    name = "cooc-knn"
+
+    def __init__(
+        self,
+        catalog: ItemIndex,
+        train_events: Sequence[BehaviourEvent],
+        *,
+        window: int = 5,
+        top_k: int = 100,
+        n_last: int = 5,
+        decay: float = 0.7,
+    ) -> None:
+        super().__init__(catalog, n_last)
+        self.weights = decay ** np.arange(n_last, dtype=np.float32)  # (L,)
+        self.pop = _popularity(catalog, train_events)
+        self.nbr, self.sim = _neighbours(catalog, train_events, window, top_k)  # (N, K) each
+
+    def scores(self, interests: F32) -> F32:
+        idx = interests.astype(np.int64)  # (B, L)
+        out = np.tile(TIE_BREAK * self.pop, (len(idx), 1))  # (B, N)
+        rows, cols = np.nonzero(idx >= 0)
+        items = idx[rows, cols]
+        k = self.nbr.shape[1]
+        contrib = self.weights[cols][:, None] * self.sim[items]  # (P, K)
+        np.add.at(out, (np.repeat(rows, k), self.nbr[items].ravel()), contrib.ravel())
+        return out
+
+
+def _neighbours(
+    catalog: ItemIndex, train_events: Sequence[BehaviourEvent], window: int, top_k: int
+) -> tuple[npt.NDArray[np.int64], F32]:
+    """Each item's ``top_k`` neighbours ``(N, K)`` and their similarities (0 where none)."""
+    n = len(catalog)
+    keys: list[npt.NDArray[np.int64]] = []
+    vals: list[npt.NDArray[np.float64]] = []
+    counts = np.zeros(n, dtype=np.float64)
+    for seq in group_by_user(train_events).values():
+        s = np.array([catalog.of(e.item_id) for e in seq if e.item_id is not None], np.int64)
+        np.add.at(counts, s, 1.0)
+        for d in range(1, min(window, len(s) - 1) + 1):
+            a, b = s[:-d], s[d:]
+            keep = a != b
+            a, b = a[keep], b[keep]
+            keys += [a * n + b, b * n + a]
+            vals += [np.full(len(a), 1.0 / d)] * 2
+    nbr = np.zeros((n, top_k), dtype=np.int64)
+    sim = np.zeros((n, top_k), dtype=np.float32)
+    if not keys:
+        return nbr, sim
+    uniq, inv = np.unique(np.concatenate(keys), return_inverse=True)
+    total = np.bincount(inv, weights=np.concatenate(vals))
+    a, b = uniq // n, uniq % n
+    score = total / np.sqrt(counts[a] * counts[b])
+    order = np.lexsort((-score, a))  # by item, strongest first
+    a, b, score = a[order], b[order], score[order]
+    starts = np.searchsorted(a, np.arange(n))
+    rank = np.arange(len(a)) - starts[a]
+    keep = rank < top_k
+    nbr[a[keep], rank[keep]] = b[keep]
+    sim[a[keep], rank[keep]] = score[keep]
+    return nbr, sim
+
+
+class RepeatRecency(_LastItems):
+    name = "repeat"
+
+    def __init__(
+        self,
+        catalog: ItemIndex,
+        train_events: Sequence[BehaviourEvent],
+        *,
+        window: int = 200,
+        decay: float = 0.98,
+    ) -> None:
+        super().__init__(catalog, window)
+        self.weights = decay ** np.arange(window, dtype=np.float32)  # (W,)
+        self.pop = _popularity(catalog, train_events)
+
+    def scores(self, interests: F32) -> F32:
+        idx = interests.astype(np.int64)  # (B, W)
+        out = np.tile(TIE_BREAK * self.pop, (len(idx), 1))  # (B, N)
+        rows, cols = np.nonzero(idx >= 0)
+        np.add.at(out, (rows, idx[rows, cols]), self.weights[cols])
+        return out
