@@ -208,6 +208,14 @@ class Settings(BaseSettings):
         description="After a model swap, rebuild profiles on each user's next event (lazy) or "
         "for all known users at once on the model thread (background).",
     )
+    rebuild_ahead_max: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="Background rebuild: the most recently active profiles rebuilt ahead and "
+        "held in memory until their user's next event (about 7 KiB each); the others are "
+        "rebuilt lazily on their user's next event.",
+    )
     watch_registry: bool = Field(
         default=True, description="Workers follow the registry topic and hot-swap models."
     )

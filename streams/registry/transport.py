@@ -9,6 +9,17 @@ filesystem for the *state*. One partition keeps one total order of all registry 
 * :class:`Registry` — synchronous client (CLI, trainer): read the whole state, register, promote,
   roll back. After each read it mirrors the state to ``<models>/registry.json`` so ``driftrec
   models list`` can still answer (marked stale) when the broker is down.
+
+  Every write is a read-modify-write (a promotion appends to the history the writer read), so
+  two writers (``models promote`` and the trainer, two operators) must not interleave. Each
+  write runs in a Kafka transaction under ONE transactional id per registry topic:
+  ``init_transactions`` fences every other producer of that id (an open transaction of theirs is
+  aborted, a committing one completes first), then the state is read (``read_committed``) and
+  the records written and committed. A writer fenced between its read and its commit has its
+  transaction refused (``ProducerFencedError``) and starts over on the state that now includes
+  the other write, so no promotion and no history entry is lost. Readers see only committed
+  writes. (An end-offset check before writing would leave a window between the check and the
+  write; a single writer service would be one more process to run.)
 * :class:`RegistryWatcher` — asyncio follower for workers (aiokafka, no consumer group: every
   worker reads the whole partition), calling back on each change of champion or challenger.
 """
@@ -19,14 +30,20 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailedError,
+)
 
 from streams.errors import StreamsError
 from streams.messages.codec import encode_json
@@ -42,6 +59,13 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 MIRROR_FILE = "registry.json"
+#: A registry change: the records to write, computed from the state read just before.
+Transition = Callable[[RegistryState], list[Record]]
+
+
+def transactional_id(settings: Settings) -> str:
+    """The one transactional id every writer of this registry topic uses (that is the fence)."""
+    return f"driftrec-registry-{settings.registry_topic}"
 
 
 def ensure_registry_topic(settings: Settings) -> None:
@@ -110,7 +134,10 @@ def read_state(settings: Settings, timeout_s: float = 15.0) -> tuple[RegistrySta
     check_reachable(settings)
     ensure_registry_topic(settings)
     consumer = KafkaConsumer(
-        **settings.kafka_python_config(), enable_auto_commit=False, group_id=None
+        **settings.kafka_python_config(),
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",  # an aborted (fenced) write is no registry change
     )
     tp = TopicPartition(settings.registry_topic, 0)
     state = RegistryState()
@@ -160,42 +187,72 @@ class Registry:
         doc = json.loads(path.read_text("utf-8"))
         return RegistryState.from_records((k, v) for k, v in doc["records"]), float(doc["read_ts"])
 
-    def write(self, records: Iterable[Record]) -> None:
-        producer = KafkaProducer(**self.settings.kafka_python_config(), acks="all")
+    def update(self, transition: Transition, *, timeout_s: float = 60.0) -> RegistryState:
+        """Apply ``transition`` (state -> records) atomically; the state it wrote is returned.
+
+        The transition is computed on a state read after this writer fenced all others; when
+        another writer fences this one before the commit, the write is refused and the
+        transition runs again on the newer state. A :class:`RegistryError` from the transition
+        (e.g. the version is the champion by now) is raised as is.
+        """
+        deadline = time.monotonic() + timeout_s
+        delay = 0.05
+        while True:
+            try:
+                return self._update_once(transition)
+            except (TransactionalIdAuthorizationFailedError, TopicAuthorizationFailedError) as e:
+                raise StreamsError(f"not allowed to write the model registry: {e}") from e
+            except KafkaError as exc:  # fenced by a concurrent writer, coordinator moving, ...
+                if time.monotonic() + delay > deadline:
+                    raise StreamsError(
+                        f"could not write to the model registry within {timeout_s:.0f}s: {exc}"
+                    ) from exc
+                log.info("registry write retried (%s: %s)", type(exc).__name__, exc)
+                time.sleep(delay * (0.5 + random.random()))  # noqa: S311  # jitter, not crypto
+                delay = min(delay * 2, 2.0)
+
+    def _update_once(self, transition: Transition) -> RegistryState:
+        producer = KafkaProducer(
+            **self.settings.kafka_python_config(),
+            acks="all",
+            enable_idempotence=True,
+            transactional_id=transactional_id(self.settings),
+            transaction_timeout_ms=30_000,  # a writer that dies mid-write blocks readers this long
+        )
         try:
+            producer.init_transactions()  # fences every other writer of the registry
+            state, _ = read_state(self.settings)
+            records = transition(state)
+            producer.begin_transaction()
             for key, value in records:
                 data = None if value is None else encode_json(value)
                 producer.send(self.settings.registry_topic, key=key.encode(), value=data)
-            producer.flush(timeout=30)
-        except Exception as exc:
-            raise StreamsError(f"could not write to the model registry: {exc}") from exc
+            producer.commit_transaction()  # ProducerFencedError when another writer came after
         finally:
-            producer.close()
+            producer.close(timeout=5)
+        for record in records:
+            fold(state, record)
+        self._mirror(state)
+        return state
 
     def register(self, entry: ModelEntry) -> RegistryState:
-        state = self.state()
-        self.write(state.register(entry))
-        return self.state()
+        return self.update(lambda state: state.register(entry))
 
     def register_promoted(self, entry: ModelEntry, reason: str) -> RegistryState:
-        state = self.state()
-        self.write(state.register_promoted(entry, reason=reason, now=time.time()))
-        return self.state()
+        return self.update(
+            lambda state: state.register_promoted(entry, reason=reason, now=time.time())
+        )
 
     def promote(self, version: str, reason: str) -> RegistryState:
-        state = self.state()
-        self.write(state.promote(version, reason=reason, now=time.time()))
-        return self.state()
+        return self.update(lambda state: state.promote(version, reason=reason, now=time.time()))
 
     def rollback(self, reason: str) -> RegistryState:
-        state = self.state()
-        self.write(state.rollback(reason=reason, now=time.time()))
-        return self.state()
+        return self.update(lambda state: state.rollback(reason=reason, now=time.time()))
 
     def set_status(self, version: str, status: Status, reason: str) -> RegistryState:
-        state = self.state()
-        self.write(state.set_status(version, status, reason=reason, now=time.time()))
-        return self.state()
+        return self.update(
+            lambda state: state.set_status(version, status, reason=reason, now=time.time())
+        )
 
     def _mirror(self, state: RegistryState) -> None:
         root = self.store.root
@@ -226,7 +283,10 @@ class RegistryWatcher:
         from aiokafka import TopicPartition as AioTP
 
         consumer = AIOKafkaConsumer(
-            **self.settings.aiokafka_config(), enable_auto_commit=False, group_id=None
+            **self.settings.aiokafka_config(),
+            enable_auto_commit=False,
+            group_id=None,
+            isolation_level="read_committed",
         )
         tp = AioTP(self.settings.registry_topic, 0)
         await consumer.start()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder
 from encoders.training.loop import TrainConfig, train_model
 from streams.registry.loader import load_serving
-from streams.registry.state import ModelEntry
+from streams.registry.state import ModelEntry, Record, RegistryState
 from streams.registry.transport import Registry, store_path
 from streams.settings import Settings
 from streams.trainer.logdata import LogData
@@ -128,7 +128,7 @@ def run_round(
         }
         if version != champion:
             _, path = registry.store.add(out, lineage)
-            _register(registry, version, path, lineage, reason, promoted)
+            promoted, reason = _register(registry, version, path, lineage, reason, promoted)
     log.info("candidate %s: %s", version, reason)
     return Verdict(version, promoted, reason, cand, champ, champion, window, trained.train_seconds)
 
@@ -167,7 +167,13 @@ def _register(
     lineage: dict[str, Any],
     reason: str,
     promoted: bool,
-) -> None:
+) -> tuple[bool, str]:
+    """Register the candidate in one registry write; (promoted, reason) as written.
+
+    The candidate was judged against ``lineage["parent"]``: when someone promoted or rolled back
+    meanwhile, the verdict no longer holds and the candidate is kept as challenger instead of
+    silently replacing a champion it never met.
+    """
     entry = ModelEntry(
         version=version,
         status="challenger",
@@ -179,7 +185,20 @@ def _register(
         reason=reason,
         updated=time.time(),
     )
-    if promoted:
-        registry.register_promoted(entry, reason)
-    else:
-        registry.register(entry)
+    written = {"promoted": promoted, "reason": reason}
+
+    def transition(state: RegistryState) -> list[Record]:
+        if promoted and state.champion != entry.parent:
+            why = (
+                f"not promoted: the champion changed during the round ({entry.parent} -> "
+                f"{state.champion}); kept as challenger"
+            )
+            written.update(promoted=False, reason=why)
+            return state.register(replace(entry, reason=why))
+        written.update(promoted=promoted, reason=reason)
+        if promoted:
+            return state.register_promoted(entry, reason=reason, now=time.time())
+        return state.register(entry)
+
+    registry.update(transition)
+    return bool(written["promoted"]), str(written["reason"])

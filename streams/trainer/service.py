@@ -9,20 +9,19 @@ run_round`) when
   round is at least ``cooldown_s`` old (a freshly promoted model needs time to show its effect).
 
 The live hit rate comes from the workers' Prometheus endpoints (``metrics_urls``): the counters
-``driftrec_live_list_outcomes_total{model_version, outcome}`` summed over workers, differenced
-between looks — what a Prometheus alert would compute, without needing a Prometheus server.
+``driftrec_live_list_outcomes_total{model_version, outcome}``, their increases taken per worker
+and then summed (:mod:`streams.trainer.hitwatch`: restarts and missed scrapes handled as Prometheus'
+``increase()`` does) — what a Prometheus alert would compute, without needing a Prometheus server.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from prometheus_client.parser import text_string_to_metric_families
 
 from encoders.textenc import TextEncoder
 from encoders.training.loop import TrainConfig
@@ -30,56 +29,10 @@ from streams.errors import StreamsError
 from streams.registry.transport import Registry
 from streams.settings import Settings
 from streams.trainer.candidate import Verdict, make_encoder, run_round
+from streams.trainer.hitwatch import HitRateWatch, scrape_outcomes
 from streams.trainer.logdata import read_log
 
 log = logging.getLogger(__name__)
-OUTCOMES = "driftrec_live_list_outcomes"
-
-
-def scrape_outcomes(urls: Sequence[str], timeout_s: float = 5.0) -> dict[tuple[str, str], float]:
-    """(model_version, outcome) -> count, summed over the workers that answered."""
-    totals: dict[tuple[str, str], float] = {}
-    for url in urls:
-        if not url.startswith(("http://", "https://")):
-            raise StreamsError(f"metrics URL must be http(s): {url!r}")
-        try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310  # checked
-                text = resp.read().decode("utf-8")
-        except OSError as exc:
-            log.warning("metrics of %s unavailable: %s", url, exc)
-            continue
-        for family in text_string_to_metric_families(text):
-            if family.name != OUTCOMES:
-                continue
-            for s in family.samples:
-                if s.name == OUTCOMES + "_total":
-                    key = (s.labels["model_version"], s.labels["outcome"])
-                    totals[key] = totals.get(key, 0.0) + s.value
-    return totals
-
-
-@dataclass
-class HitRateWatch:
-    """The champion's hit rate over the outcomes counted since the last judgement."""
-
-    min_outcomes: int
-    _base: dict[tuple[str, str], float] = field(default_factory=dict)
-
-    def look(self, totals: dict[tuple[str, str], float], version: str) -> tuple[float, int] | None:
-        """(rate, lists) once enough lists of ``version`` were judged since the last judgement."""
-        hits = totals.get((version, "hit"), 0.0) - self._base.get((version, "hit"), 0.0)
-        misses = totals.get((version, "miss"), 0.0) - self._base.get((version, "miss"), 0.0)
-        n = hits + misses
-        if n < 0:  # a worker restarted and its counters began again
-            self._base = dict(totals)
-            return None
-        if n < self.min_outcomes:
-            return None
-        self._base = dict(totals)
-        return hits / n, int(n)
-
-    def reset(self, totals: dict[tuple[str, str], float]) -> None:
-        self._base = dict(totals)
 
 
 @dataclass
@@ -124,13 +77,13 @@ class TrainerService:
         if self.threshold is None:
             return None
         champion = self.registry.state().champion
-        totals = scrape_outcomes(self.metrics_urls)
+        self.watch.add(scrape_outcomes(self.metrics_urls))
         if champion is None:
             return None
         if since_last is not None and since_last < self.cooldown_s:
-            self.watch.reset(totals)  # judge a new champion on its own lists only
+            self.watch.reset()  # judge a new champion on its own lists only
             return None
-        looked = self.watch.look(totals, champion)
+        looked = self.watch.look(champion)
         if looked is None:
             return None
         rate, n = looked

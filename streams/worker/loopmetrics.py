@@ -77,6 +77,12 @@ class LoopMetrics:
             buckets=REBUILD_BUCKETS_S,
             registry=r,
         )
+        self.rebuilt_held = Gauge(
+            "driftrec_rebuilt_profiles_held",
+            "Profiles rebuilt ahead after a swap and held in memory until their user's next "
+            "event (at most DRIFTREC_REBUILD_AHEAD_MAX).",
+            registry=r,
+        )
 
     def retire(self, version: str) -> None:
         """Remove every series of a model version no longer served: zeroed series of retired

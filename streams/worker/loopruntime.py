@@ -14,14 +14,26 @@ sync):
   keep flowing meanwhile; nothing restarts and no profile is dropped: each profile is rebuilt from
   its recent-event window, lazily when its user's next event arrives or ahead of time by a
   background pass over the profiles this worker holds (``DRIFTREC_REBUILD``).
+
+A swap never holds the event loop (which serves HTTP and feeds the agents) for more than one
+chunk: the event loop only pulls raw bytes from the tables, ``SWAP_CHUNK`` records at a time;
+decoding, embedding and rebuilding run on the model thread, one chunk per job, so event batches
+interleave with them. Memory is bounded too: catalog records live one chunk at a time (the new
+engines are filled chunk by chunk, and catalog changes that arrive meanwhile are applied to them
+as to the serving ones), and the background pass keeps only the ``DRIFTREC_REBUILD_AHEAD_MAX``
+most recently active profiles (a scan keeps their keys; they are read again and rebuilt in
+chunks); the others are rebuilt lazily on their user's next event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from functools import partial
+from itertools import islice
 from typing import Any, TypeVar
 
 import torch
@@ -34,7 +46,8 @@ from profiles.hitrate import HitTracker
 from profiles.profile import UserProfile
 from profiles.retrieval import ItemIndex
 from streams.errors import StreamsError
-from streams.messages.records import ItemRecord
+from streams.messages.codec import decode_item
+from streams.messages.records import ItemRecord, RecordError
 from streams.registry.loader import load_serving
 from streams.registry.state import RegistryState
 from streams.registry.transport import read_state, store_path
@@ -47,7 +60,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Wanted = tuple[str | None, str | None]  # (champion, challenger) versions to serve
 REBUILD_CHUNK = 64  # ~0.1 s on a loaded 2-core CPU: the longest stall a waiting batch sees
-REBUILD_MAX = 100_000
+SWAP_CHUNK = 256  # table records pulled per turn of the event loop (raw bytes: ~1 ms)
+Raw = tuple[bytes, bytes]  # (key, value) of a table record
 
 
 class LoopRuntime(Runtime):
@@ -61,12 +75,17 @@ class LoopRuntime(Runtime):
         self.registry_state = RegistryState()
         self.registry_offset = 0
         self.serving: Wanted = (None, None)
-        #: Set by the app: every catalog record (for re-embedding under a new model) and every
-        #: stored profile value this worker holds (for the background rebuild).
-        self.catalog_records: Callable[[], Iterable[ItemRecord]] = list
-        self.profile_values: Callable[[], Iterable[bytes]] = list
+        #: Set by the app: the catalog table's records (re-embedded under a new model), the
+        #: profiles this worker holds (for the background rebuild) and one profile by key. Raw
+        #: bytes, iterated on the event loop; decoded on the model thread.
+        self.catalog_items: Callable[[], Iterable[Raw]] = list
+        self.profile_items: Callable[[], Iterable[Raw]] = list
+        self.profile_get: Callable[[bytes], bytes | None] = lambda _key: None
         self.swaps: list[dict[str, Any]] = []  # what each swap took (also in the metrics)
         self._swap_lock: asyncio.Lock | None = None
+        #: Engines of a swap being filled (model thread only), and the items changed meanwhile.
+        self._building: list[Engine] = []
+        self._touched: set[str] = set()
 
     @property
     def router(self) -> ModelRouter | None:
@@ -142,7 +161,9 @@ class LoopRuntime(Runtime):
         if not pending:
             return
         upserts = [r for r in pending.values() if r is not None]
-        for engine in router.engines():
+        if self._building:  # newer than what the swap reads from the table: it must not undo them
+            self._touched.update(pending)
+        for engine in [*router.engines(), *self._building]:
             for item_id, record in pending.items():
                 if record is None:
                     engine.index.delete(item_id)
@@ -177,15 +198,18 @@ class LoopRuntime(Runtime):
             share=self.settings.ab_share,
             tracker=self.tracker,
             metrics=self.metrics.loop,
+            rebuilt_max=self.settings.rebuild_ahead_max,
         )
         if old is not None:
             router.rates = old.rates  # rolling hit rates continue across swaps
             # Profiles rebuilt ahead for a model that still serves the same user stay usable.
-            router.rebuilt = {
-                u: p
+            kept = [
+                (u, p)
                 for u, p in old.rebuilt.items()
                 if p.model_version == router.engine_for(u).model.version
-            }
+            ]
+            router.rebuilt = dict(kept[: router.rebuilt_max])
+        self.metrics.loop.rebuilt_held.set(len(router.rebuilt))
         serving = self.metrics.loop.serving
         now = router.versions()
         for role, version in router.versions().items():
@@ -232,14 +256,18 @@ class LoopRuntime(Runtime):
             except Exception as exc:  # keep serving what works
                 log.error("swap to %s failed, still serving %s: %s", want, self.serving, exc)
                 return
-            records = list(self.catalog_records())
             loop = asyncio.get_running_loop()
+            try:
+                built = await self._build_engines(loaded)
+            except Exception as exc:  # a table that vanished mid-swap, ...: keep serving
+                log.error("swap to %s failed, still serving %s: %s", want, self.serving, exc)
+                return
 
             def install() -> ModelRouter:
-                self._sync_catalog()
+                self._sync_catalog()  # the last changes, into serving and new engines alike
+                self._building, self._touched = [], set()
                 engines = {v: e for v, e in have.items() if v in want}
-                for version, model in loaded.items():
-                    engines[version] = self._new_engine(model, records)
+                engines.update(built)
                 assert want[0] is not None
                 return self._install(engines, want[0], want[1])
 
@@ -253,26 +281,124 @@ class LoopRuntime(Runtime):
             info.update(await self._rebuild_ahead(new))
         self.swaps.append(info)
 
-    async def _rebuild_ahead(self, router: ModelRouter) -> dict[str, Any]:
-        """Rebuild the profiles this worker holds, most recently active first, in chunks on the
-        model thread (events are processed between chunks)."""
-        t0 = time.perf_counter()
-        profiles: list[UserProfile] = []
-        policy = self.settings.policy_config()
-        for raw in self.profile_values():
+    # --- the chunked parts of a swap --------------------------------------------------------
+    async def _on_model_thread(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _chunks(self, source: Callable[[], Iterable[Raw]]) -> AsyncIterator[list[Raw]]:
+        """``source`` in chunks of ``SWAP_CHUNK`` records; the event loop runs between them.
+
+        A table whose partitions change while it is read (a rebalance) ends the reading early:
+        Faust's store raises RuntimeError (its dict of partitions changed size).
+        """
+        it = iter(source())
+        while True:
             try:
-                profiles.append(UserProfile.from_bytes(raw, policy))
-            except ProfileError:
+                part = list(islice(it, SWAP_CHUNK))
+            except RuntimeError as exc:
+                log.warning("table changed while a swap read it (%s); stopped reading", exc)
+                return
+            if not part:
+                return
+            yield part
+            await asyncio.sleep(0)
+
+    async def _build_engines(self, loaded: dict[str, ServingModel]) -> dict[str, Engine]:
+        """New engines for ``loaded``, their item index filled from the catalog table."""
+        if not loaded:
+            return {}
+
+        def start() -> dict[str, Engine]:
+            engines = {v: self._new_engine(m, ()) for v, m in loaded.items()}
+            self._building, self._touched = list(engines.values()), set()
+            return engines
+
+        engines = await self._on_model_thread(start)
+        try:
+            async for part in self._chunks(self.catalog_items):
+                await self._on_model_thread(partial(self._embed_chunk, part))
+        except BaseException:
+            await self._on_model_thread(lambda: self._building.clear())
+            raise
+        return engines
+
+    def _embed_chunk(self, part: list[Raw]) -> None:
+        """Model thread: decode a chunk of catalog records and embed it in the new engines
+        (items changed since the swap began were applied from the queue: newer, skipped)."""
+        self._sync_catalog()  # queued changes first: they are newer than the table read
+        records = []
+        limit = self.settings.max_message_bytes * 4
+        for key, value in part:
+            if key.decode("utf-8", errors="replace") in self._touched:
                 continue
-        profiles.sort(key=lambda p: -(p.last_ts or 0.0))
-        profiles = profiles[:REBUILD_MAX]
-        loop = asyncio.get_running_loop()
+            try:
+                records.append(decode_item(value, key, max_bytes=limit))
+            except RecordError as exc:  # only valid records are ever written
+                log.error("catalog table holds an invalid record %r: %s", key[:60], exc)
+        for engine in self._building:
+            self._embed(engine, records)
+
+    async def _rebuild_ahead(self, router: ModelRouter) -> dict[str, Any]:
+        """Rebuild the ``rebuild_ahead_max`` most recently active stale profiles this worker
+        holds, in chunks on the model thread (events are processed between chunks).
+
+        Two passes, so that memory stays bounded: a scan keeps (last event time, key) of the
+        most recent ones in a heap of that size; their values are then read again and rebuilt.
+        """
+        t0 = time.perf_counter()
+        keep = router.rebuilt_max
+        policy = self.settings.policy_config()
+        recent: list[tuple[float, bytes]] = []  # min-heap: the oldest of the kept on top
+
+        def scan(part: list[Raw]) -> list[tuple[float, bytes]]:
+            out = []
+            for key, raw in part:
+                try:
+                    profile = UserProfile.from_bytes(raw, policy)
+                except ProfileError:
+                    continue
+                if router.is_stale(profile):
+                    out.append((profile.last_ts or 0.0, key))
+            return out
+
+        scanned = 0
+        async for part in self._chunks(self.profile_items):
+            if keep == 0 or self._engine is not router:
+                break
+            scanned += len(part)
+            for entry in await self._on_model_thread(partial(scan, part)):
+                if len(recent) < keep:
+                    heapq.heappush(recent, entry)
+                elif entry > recent[0]:
+                    heapq.heapreplace(recent, entry)
+        order = [key for _, key in sorted(recent, reverse=True)]  # most recent first
+        del recent
+
+        def rebuild_chunk(part: list[Raw]) -> int:
+            profiles = []
+            for _key, raw in part:
+                try:
+                    profiles.append(UserProfile.from_bytes(raw, policy))
+                except ProfileError:
+                    continue
+            return router.rebuild_ahead(profiles)
+
         done = 0
-        for start in range(0, len(profiles), REBUILD_CHUNK):
+        for start in range(0, len(order), REBUILD_CHUNK):
             if self._engine is not router:
                 break  # swapped again meanwhile: the new router starts its own pass
-            chunk = profiles[start : start + REBUILD_CHUNK]
-            done += await loop.run_in_executor(self._executor, router.rebuild_ahead, chunk)
+            part = []
+            for key in order[start : start + REBUILD_CHUNK]:
+                raw = self.profile_get(key)
+                if raw is not None:
+                    part.append((key, raw))
+            done += await self._on_model_thread(partial(rebuild_chunk, part))
         seconds = time.perf_counter() - t0
-        log.info("background rebuild: %d profiles in %.2fs", done, seconds)
+        log.info(
+            "background rebuild: %d of %d profiles in %.2fs (at most %d held)",
+            done,
+            scanned,
+            seconds,
+            keep,
+        )
         return {"rebuilt_ahead": done, "rebuild_ahead_s": round(seconds, 3)}

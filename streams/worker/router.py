@@ -42,6 +42,7 @@ class ModelRouter(Engine):
         tracker: HitTracker,
         metrics: LoopMetrics,
         clock: Callable[[], float] = time.time,
+        rebuilt_max: int = 10_000,
     ) -> None:
         super().__init__(
             champion.model,
@@ -57,8 +58,10 @@ class ModelRouter(Engine):
         self.metrics = metrics
         self.clock = clock
         self.rates: dict[str, RollingRate] = {}
-        #: Profiles rebuilt ahead of time by a background pass, by user id.
+        #: Profiles rebuilt ahead of time by a background pass, by user id; at most
+        #: ``rebuilt_max`` are held (the memory bound of a swap).
         self.rebuilt: dict[str, UserProfile] = {}
+        self.rebuilt_max = rebuilt_max
 
     # --- routing ---------------------------------------------------------------------------
     def engines(self) -> list[Engine]:
@@ -129,6 +132,8 @@ class ModelRouter(Engine):
             if profile is None or profile.model_version == version:
                 continue
             early = self.rebuilt.pop(user, None)
+            if early is not None:
+                self.metrics.rebuilt_held.set(len(self.rebuilt))
             if (
                 early is not None
                 and early.model_version == version
@@ -146,14 +151,22 @@ class ModelRouter(Engine):
             self.metrics.rebuilds.labels(mode="lazy").inc(stats.profiles)
         return out
 
+    def is_stale(self, profile: UserProfile) -> bool:
+        """True when ``profile`` was made by another model than the one serving its user."""
+        return profile.model_version != self.engine_for(profile.user_id).model.version
+
     def rebuild_ahead(self, profiles: Sequence[UserProfile]) -> int:
-        """Background pass: rebuild ``profiles`` now and keep them for the users' next events."""
+        """Background pass: rebuild ``profiles`` now and keep them for the users' next events,
+        as many as there is room for (``rebuilt_max``)."""
+        room = max(0, self.rebuilt_max - len(self.rebuilt))
         by_engine: dict[int, list[UserProfile]] = {}
         engines = self.engines()
         for p in profiles:
-            eng = self.engine_for(p.user_id)
-            if p.model_version != eng.model.version:
-                by_engine.setdefault(engines.index(eng), []).append(p)
+            if room == 0:
+                break
+            if self.is_stale(p) and p.user_id not in self.rebuilt:
+                by_engine.setdefault(engines.index(self.engine_for(p.user_id)), []).append(p)
+                room -= 1
         done = 0
         for i, todo in by_engine.items():
             t0 = time.perf_counter()
@@ -163,6 +176,7 @@ class ModelRouter(Engine):
             for p in todo:
                 self.rebuilt[p.user_id] = p
             done += len(todo)
+        self.metrics.rebuilt_held.set(len(self.rebuilt))
         return done
 
     def _account(self, eng: Engine, result: BatchResult) -> None:

@@ -275,12 +275,17 @@ def test_parse_duration() -> None:
 
 
 def test_hit_rate_watch_judges_only_new_outcomes_and_waits_for_enough() -> None:
-    from streams.trainer.service import HitRateWatch
+    from streams.trainer.hitwatch import HitRateWatch
 
     watch = HitRateWatch(min_outcomes=10)
-    assert watch.look({("m1", "hit"): 3.0, ("m1", "miss"): 2.0}, "m1") is None  # only 5 so far
-    assert watch.look({("m1", "hit"): 8.0, ("m1", "miss"): 4.0}, "m1") == (8 / 12, 12)
+    w = "http://w1/metrics"
+    watch.add({w: {("m1", "hit"): 3.0, ("m1", "miss"): 2.0}})
+    assert watch.look("m1") is None  # only 5 so far
+    watch.add({w: {("m1", "hit"): 8.0, ("m1", "miss"): 4.0}})
+    assert watch.look("m1") == (8 / 12, 12)
     # the next judgement counts only what came after: 2 hits, 8 misses
-    assert watch.look({("m1", "hit"): 10.0, ("m1", "miss"): 12.0}, "m1") == (0.2, 10)
-    assert watch.look({("m1", "hit"): 1.0}, "m1") is None  # a worker restarted: start over
-    assert watch.look({("m1", "hit"): 1.0, ("m2", "hit"): 50.0}, "m1") is None  # other model
+    watch.add({w: {("m1", "hit"): 10.0, ("m1", "miss"): 12.0}})
+    assert watch.look("m1") == (0.2, 10)
+    watch.add({w: {("m1", "hit"): 1.0, ("m2", "hit"): 50.0}})  # restarted: 1 new hit of m1
+    assert watch.look("m1") is None  # 1 list of m1 since the last judgement
+    assert watch.look("m2") == (1.0, 50)  # m2's lists are m2's

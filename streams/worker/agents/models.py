@@ -10,32 +10,34 @@ import asyncio
 import logging
 from collections.abc import Iterator
 
-from streams.messages.codec import decode_item
-from streams.messages.records import ItemRecord, RecordError
 from streams.registry.transport import RegistryWatcher
 from streams.worker.app import app, catalog, profiles, runtime, settings
 
 log = logging.getLogger(__name__)
 
 
-def _catalog_records() -> Iterator[ItemRecord]:
-    """Every record of the catalog table (for re-embedding the catalog under a new model)."""
+def _catalog_items() -> Iterator[tuple[bytes, bytes]]:
+    """Every record of the catalog table, raw (decoded on the model thread during a swap)."""
     for key, value in catalog.items():
-        try:
-            yield decode_item(value, bytes(key), max_bytes=settings.max_message_bytes * 4)
-        except RecordError as exc:  # only valid records are ever written
-            log.error("catalog table holds an invalid record %r: %s", bytes(key)[:60], exc)
-
-
-def _profile_values() -> Iterator[bytes]:
-    """Every profile this worker holds (for the background rebuild)."""
-    for _key, value in profiles.items():
         if value is not None:
-            yield bytes(value)
+            yield bytes(key), bytes(value)
 
 
-runtime.catalog_records = _catalog_records
-runtime.profile_values = _profile_values
+def _profile_items() -> Iterator[tuple[bytes, bytes]]:
+    """Every profile this worker holds, raw (for the background rebuild)."""
+    for key, value in profiles.items():
+        if value is not None:
+            yield bytes(key), bytes(value)
+
+
+def _profile_get(key: bytes) -> bytes | None:
+    value = profiles.get(key)
+    return None if value is None else bytes(value)
+
+
+runtime.catalog_items = _catalog_items
+runtime.profile_items = _profile_items
+runtime.profile_get = _profile_get
 
 
 @app.task  # type: ignore[untyped-decorator]  # Faust's decorator is untyped
