@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -78,6 +79,20 @@ class BatchResult:
     drifts: list[float] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
     retrieval_seconds: float | None = None
+
+
+class Recommender(Protocol):
+    """What a worker serves with: one :class:`Engine`, or a router of several engines
+    (``streams.worker.router.ModelRouter``); ``model`` and ``index`` are the serving default's."""
+
+    @property
+    def model(self) -> InterestModel: ...
+    @property
+    def index(self) -> ItemIndex[ItemEmbedding]: ...
+    def process(
+        self, batch: Sequence[Incoming], stored: Mapping[str, UserProfile | None]
+    ) -> BatchResult: ...
+    def recommend(self, profile: UserProfile) -> RecList: ...
 
 
 class Engine:
