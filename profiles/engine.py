@@ -80,6 +80,20 @@ class BatchResult:
     step_seconds: list[float] = field(default_factory=list)
     retrieval_seconds: float | None = None
 
+    def merge(self, later: BatchResult) -> None:
+        """Add ``later``'s outcome to this one (a user's later profile replaces the earlier)."""
+        self.profiles.update(later.profiles)
+        self.profile_refs.update(later.profile_refs)
+        self.lists.extend(later.lists)
+        self.rejected.extend(later.rejected)
+        self.duplicates.extend(later.duplicates)
+        self.applied += later.applied
+        self.resets += later.resets
+        self.drifts.extend(later.drifts)
+        self.step_seconds.extend(later.step_seconds)
+        if later.retrieval_seconds is not None:
+            self.retrieval_seconds = (self.retrieval_seconds or 0.0) + later.retrieval_seconds
+
 
 class Recommender(Protocol):
     """What a worker serves with: one :class:`Engine`, or a router of several engines

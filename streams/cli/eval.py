@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from encoders.evaluation.runner import ALL_MODELS
+from streams.cli.options import device_option
 
 
 def _int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -107,13 +108,7 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
     default=None,
     help="Replay only the first N users of the log (default: all).",
 )
-@click.option(
-    "--device",
-    envvar="DRIFTREC_DEVICE",
-    show_envvar=True,
-    default="auto",
-    help="auto (CUDA when present), cpu, cuda, cuda:1 ...",
-)
+@device_option
 @click.option(
     "--cache-dir",
     envvar="DRIFTREC_TEXT_CACHE_DIR",

@@ -105,7 +105,7 @@ class ModelRouter:
             ready = self.prepare(eng, {u: stored.get(u) for u in users})
             result = eng.process(part, ready)
             self._account(eng, result)
-            _merge(merged, result)
+            merged.merge(result)
         served = set(self.versions().values())
         for outcome in self.tracker.batch(batch, merged):
             if outcome.model_version not in served:
@@ -194,17 +194,3 @@ class ModelRouter:
                 self.metrics.latency_by_model.labels(model_version=version).observe(
                     max(0.0, now - rec.event_ts)
                 )
-
-
-def _merge(into: BatchResult, part: BatchResult) -> None:
-    into.profiles.update(part.profiles)
-    into.profile_refs.update(part.profile_refs)
-    into.lists.extend(part.lists)
-    into.rejected.extend(part.rejected)
-    into.duplicates.extend(part.duplicates)
-    into.applied += part.applied
-    into.resets += part.resets
-    into.drifts.extend(part.drifts)
-    into.step_seconds.extend(part.step_seconds)
-    if part.retrieval_seconds is not None:
-        into.retrieval_seconds = (into.retrieval_seconds or 0.0) + part.retrieval_seconds
