@@ -361,7 +361,9 @@ def render_markdown(report: dict[str, Any]) -> str:
                     t["name"],
                     t["goal"],
                     fmt(t.get("median")),
-                    f"{fmt(t.get('min'))} - {fmt(t.get('max'))} ({t.get('runs', 0)})",
+                    f"{fmt(t.get('min'))} - {fmt(t.get('max'))} ({t['runs']})"
+                    if t.get("runs")
+                    else "-",
                     verdict_text(t),
                 ]
                 for t in targets
