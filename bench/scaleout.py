@@ -113,7 +113,11 @@ def capacity(report: dict[str, Any]) -> dict[str, Any] | None:
             )
     if bytes_per_user is not None:
         out["rocksdb_bytes_total"] = PLAN_USERS * float(bytes_per_user)
-    scaling = {k: v["ratio_vs_one"]["median"] for k, v in so.items() if "ratio_vs_one" in v}
+    scaling = {
+        k: v["ratio_vs_one"]["median"]
+        for k, v in so.items()
+        if isinstance(v, dict) and "ratio_vs_one" in v
+    }
     if scaling:
         out["measured_scaling_vs_one"] = scaling
     return out

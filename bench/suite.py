@@ -177,7 +177,11 @@ def _run(
             ctx.report["batching_method"] = "engine in-process (no Kafka)"
         elif ctx.report.get("batching_ratio") is not None:
             ctx.report["batching_method"] = "driftrec worker on the broker"
-        ctx.report["capacity"] = scaleout.capacity(ctx.report)
+        try:
+            ctx.report["capacity"] = scaleout.capacity(ctx.report)
+        except Exception as exc:  # a bug in the arithmetic must not lose the measured run
+            ctx.report["capacity"] = None
+            ctx.report["errors"]["capacity"] = f"{type(exc).__name__}: {exc}"
         ctx.report["machine"]["load_avg_at_end"] = list(os.getloadavg())
         ctx.report["duration_s"] = round(time.monotonic() - ctx.started, 1)
         ctx.report["targets"] = rpt.check_targets(ctx.report)

@@ -103,6 +103,8 @@ def test_a_target_is_met_only_when_every_run_meets_it() -> None:
 def test_capacity_arithmetic_from_measured_figures() -> None:
     report = {
         "scale_out": {
+            "partitions": 6,
+            "cores": 2,
             "1": {"events_per_s": spread([800.0, 1000.0, 900.0])},
             "2": {"ratio_vs_one": spread([1.4, 1.5, 1.6])},
         },
