@@ -299,7 +299,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"RAM, {m.get('device', '?')}; Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
         f"Kafka {m.get('kafka') or '?'}, Faust {m.get('faust', '?')}."
         + (
-            f" Load average at start: {m['load_avg_at_start'][0]:.1f}."
+            f" Load average at start: {m['load_avg_at_start'][0]:.1f}"
+            + (f", at end: {m['load_avg_at_end'][0]:.1f}" if m.get("load_avg_at_end") else "")
+            + "."
             if m.get("load_avg_at_start")
             else ""
         ),
