@@ -1,6 +1,6 @@
 """A model promoted while events stream in is swapped in by the running worker: no rebalance, no
 event lost or applied twice, /health answering 200 throughout, lists after the swap from the new
-model (real broker, real worker subprocess).
+model, the old model's metric series gone (real broker, real worker subprocess).
 
 The worker serves the registry's champion A. 300 users each send one event (cold-start lists by
 A); then 1,200 more events flow at a steady rate, and part-way through a promotion (the registry
@@ -191,6 +191,7 @@ def test_a_model_swap_under_a_stream_needs_no_rebalance_and_loses_no_event(
         poller.join(10)
 
         health = worker.health()
+        _, exposition = worker.get("/metrics")
         applied_total, skipped = applied(), worker.metric("driftrec_events_skipped_duplicate_total")
         joins_after = _joins(worker)
         profiles = {u: worker.profile(u) for u in users}
@@ -226,6 +227,8 @@ def test_a_model_swap_under_a_stream_needs_no_rebalance_and_loses_no_event(
     assert dead == 0 and dlq == [], "nothing dead-lettered (the new items' events included)"
     assert resets == 0, "profiles were rebuilt, never reset"
     assert held <= AHEAD
+    assert f'model_version="{version_b}"' in exposition
+    assert f'model_version="{version_a}"' not in exposition, "the retired version's series left"
     by_event = {x["event_id"]: x["model_version"] for x in lists if x.get("event_id")}
     first_lists = [by_event[e.event_id] for e in first if e.event_id in by_event]
     last_lists = [by_event[e.event_id] for e in last if e.event_id in by_event]
