@@ -7,6 +7,8 @@
     state = model.initial_state()                       # (S,) float32, S = 2·D
     states, h = model.step(states, events)              # (B, S) + one StepEvent per row
                                                         #   -> (B, S), (B, D)
+    states, h = model.step_sequences(states, per_user)  # (B, S) + each user's new events
+                                                        #   -> (B, S), (E, D) one LSTM call
     long = model.update_long_term(long, count, h)       # (B, D): running mean or EMA of h
     interest = model.served_interest(h, long, window, window_mask)
                                                         # (B, D); window (B, W, D): item vectors
@@ -175,9 +177,35 @@ class ServingModel:
         b = len(events)
         if states.shape != (b, self.state_dim):
             raise ValueError(f"states {states.shape} do not match ({b}, {self.state_dim})")
+        with torch.inference_mode():
+            x = self._fused(events)
+            h, new_states = self.net.step_events(x, _tensor(states, np.float32).to(self.device))
+        return new_states.float().cpu().numpy(), h.float().cpu().numpy()
+
+    def step_sequences(self, states: F32, events: Sequence[Sequence[StepEvent]]) -> tuple[F32, F32]:
+        """states (B, S), each user's new events in order (B users, at least one each) ->
+        (states after each user's last event (B, S), h of every event (E, D), user-major).
+
+        One fusion call and one LSTM call for the whole micro-batch; equal to stepping the
+        events round by round (tested to 1e-5)."""
+        b = len(events)
+        if states.shape != (b, self.state_dim):
+            raise ValueError(f"states {states.shape} do not match ({b}, {self.state_dim})")
+        lengths = [len(seq) for seq in events]
+        if any(n < 1 for n in lengths):
+            raise ValueError("every user needs at least one event")
+        with torch.inference_mode():
+            x = self._fused([e for seq in events for e in seq])  # (E, D)
+            state = _tensor(states, np.float32).to(self.device)
+            h, new_states = self.net.step_ragged(x, lengths, state)
+        return new_states.float().cpu().numpy(), h.float().cpu().numpy()
+
+    def _fused(self, events: Sequence[StepEvent]) -> torch.Tensor:
+        """The LSTM inputs (E, D) of ``events`` on the device (free texts encoded in one call)."""
         unknown = [e.action for e in events if e.action not in _ACTION_INDEX]
         if unknown:
             raise ValueError(f"unknown action {unknown[0]!r}; expected one of {ACTIONS}")
+        b = len(events)
         feats = np.zeros((b, self.feature_dim), dtype=np.float32)
         vecs = np.zeros((b, self.dim), dtype=np.float32)
         has_item = np.zeros(b, dtype=np.float32)
@@ -194,16 +222,13 @@ class ServingModel:
         dev = self.device
 
         def t(a: npt.NDArray[np.generic]) -> torch.Tensor:
-            return _tensor(a).to(dev)
+            return torch.from_numpy(a).to(dev)  # arrays made here: no copy needed
 
         actions = np.array([_ACTION_INDEX[e.action] for e in events], dtype=np.int64)
         gaps = np.array([max(e.gap_s, 0.0) for e in events], dtype=np.float32)
-        with torch.inference_mode():
-            x = self.net.fuse_rows(
-                t(feats), t(vecs), t(has_item), t(actions), t(gaps), t(text_vecs), t(has_text)
-            )
-            h, new_states = self.net.step_events(x, t(states.astype(np.float32)))
-        return new_states.float().cpu().numpy(), h.float().cpu().numpy()
+        return self.net.fuse_rows(
+            t(feats), t(vecs), t(has_item), t(actions), t(gaps), t(text_vecs), t(has_text)
+        )
 
     def update_long_term(self, long: F32, count: npt.NDArray[np.integer], h: F32) -> F32:
         """long (B, D), count (B,) events applied before this one, h (B, D) -> new long (B, D)."""
