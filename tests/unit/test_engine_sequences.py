@@ -195,8 +195,8 @@ def test_one_call_per_batch_equals_the_per_event_path(
     assert sum(p.events_applied for p in p_big.values()) == len(events) - len(d_big)
     triggers = {rec.trigger for rec in l_one}
     assert {"cold_start", "drift", "refresh"} <= triggers
-    key = sorted(l_big, key=lambda r: (r.ref or 0))
-    ref = sorted(l_one, key=lambda r: (r.ref or 0))
+    key = sorted(l_big, key=lambda r: r.ref or 0)
+    ref = sorted(l_one, key=lambda r: r.ref or 0)
     assert [(r.user_id, r.event_id, r.trigger) for r in key] == [
         (r.user_id, r.event_id, r.trigger) for r in ref
     ]
