@@ -6,7 +6,7 @@ bursty users, searches and comments with free text) and the untrained serving mo
 packaged text encoder, as in the suite's ``engine`` section. Runs alternate between the trees, so
 a machine whose load changes affects both alike; every run is kept, with the load average.
 
-    python -m bench.engine_ab --tree before=/tmp/main --tree after=. --out bench/results/engine-x.json
+    python -m bench.engine_ab --tree before=/tmp/main --tree after=. --out engine-ab.json
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def main(
         }
         for name, v in runs.items()
     }
-    result = {
+    result: dict[str, object] = {
         "command": "python -m bench.engine_ab " + " ".join(sys.argv[1:]),
         "batch": batch,
         "events": events,
@@ -120,7 +120,7 @@ def main(
         "events_per_s": summary,
     }
     if len(named) == 2:
-        a, b = (summary[name]["median"] for name, _ in named)
+        a, b = (float(np.median(runs[name])) for name, _ in named)
         result[f"median_{named[1][0]}_vs_{named[0][0]}"] = b / a
     click.echo(json.dumps(result, indent=2))
     if out is not None:

@@ -8,6 +8,9 @@ Selected with ``DRIFTREC_MODEL_LOADER=tests.integration.faulty_model:load``: the
   item in this process, then works (retried, never dead-lettered);
 * ``stall-*``: raises :class:`~streams.errors.TransientError` every time (the worker retries and
   stops making progress: what ``/health`` must report);
+* ``crash-*``: raises :class:`AgentKilled`, a ``BaseException`` that no handler catches, so the
+  events agent's task ends while the process, its web server and its other agents stay up (what
+  ``/health`` must report too);
 
 and whose ``embed_items`` raises ``ValueError`` for an item titled ``embed-poison`` (a catalog
 record that passes validation but cannot be embedded).
@@ -28,6 +31,13 @@ from streams.settings import Settings
 from streams.worker.runtime import load_model
 
 FLAKY_TIMES = 3
+
+
+class AgentKilled(BaseException):
+    """Escapes every ``except Exception``: ends the events agent's task (Faust restarts an agent
+    only after an ``Exception``)."""
+
+
 _flaky_seen: Counter[str] = Counter()
 
 
@@ -54,6 +64,8 @@ def _inject(events: Sequence[StepEvent]) -> None:
         item = "" if e.item is None else e.item.item_id
         if item.startswith("poison-"):
             raise ValueError(f"injected failure on {item}")
+        if item.startswith("crash-"):
+            raise AgentKilled(f"injected agent death on {item}")
         if item.startswith("stall-"):
             raise TransientError(f"injected stall on {item}")
         if item.startswith("flaky-") and _flaky_seen[item] < FLAKY_TIMES:
