@@ -214,7 +214,9 @@ def encoder(ctx: Context) -> dict[str, Any]:
         for c in chunks:
             model.encode_texts(c)
         hit_rates.append(n / (time.perf_counter() - t0))
-    one_text = time_per_call(lambda: model.encode_texts(["cheap camping gear"], cache=False))
+    one_text = time_per_call(
+        lambda: model.encode_texts(["cheap camping gear"], cache=False, memory=False)
+    )
     from bench.pipelinebench import text_share
 
     share = text_share(ctx)
