@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -149,3 +149,42 @@ def test_app_declares_rocksdb_tables_and_localhost_web(faust_app: Any) -> None:
     assert app.conf.web_bind == "127.0.0.1"
     assert app.conf.processing_guarantee.value == "at_least_once"
     assert Path(str(app.conf.datadir)).name == "data"  # the fixture's folder, not the default
+
+
+def test_openapi_lists_every_route_and_is_the_checked_in_file(faust_app: Any) -> None:
+    from streams.settings import PROJECT_ROOT
+    from streams.worker import views
+
+    web = faust_app.app.web
+    web.init_server()  # Faust's own blueprints register their routes here, as on a worker
+    routes = {(r.method, r.resource.canonical) for r in web.web_app.router.routes()}
+    doc = views.OPENAPI
+    documented = {("GET", p) for p in doc["paths"]} | {("HEAD", p) for p in doc["paths"]}
+    assert routes == documented
+    assert all(list(ops) == ["get"] for ops in doc["paths"].values())
+    checked_in = json.loads((PROJECT_ROOT / "schemas" / "openapi.json").read_text())
+    assert json.loads(json.dumps(doc)) == checked_in
+    assert views.json_errors in web.web_app.middlewares
+
+
+@pytest.mark.parametrize(
+    ("raw", "k"), [(None, None), ("1", 1), ("25", 25), ("0025", 25), ("1000", 1000)]
+)
+def test_k_parameter_accepted(faust_app: Any, raw: str | None, k: int | None) -> None:
+    from streams.worker.views import _k
+
+    class Req:
+        query: ClassVar[dict[str, str]] = {} if raw is None else {"k": raw}
+
+    assert _k(Req()) == k  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", ["0", "1001", "-3", "2.5", "ten", "", "²", "9" * 50])
+def test_k_parameter_refused(faust_app: Any, raw: str) -> None:
+    from streams.worker.views import _k
+
+    class Req:
+        query: ClassVar[dict[str, str]] = {"k": raw}
+
+    with pytest.raises(ValueError, match="k must be an integer from 1 to 1000"):
+        _k(Req())  # type: ignore[arg-type]
