@@ -71,7 +71,8 @@ def _ts() -> dict[str, Any]:
         "description": (
             f"Event time in [{year_from}-01-01, {year_to}-01-01) UTC: epoch seconds, epoch "
             "milliseconds (a number >= 1e11) or an RFC 3339 / ISO 8601 string (UTC when it has "
-            "no offset)."
+            "no offset). These are the defaults; DRIFTREC_TS_MIN and DRIFTREC_TS_UNIT change "
+            "what the worker accepts (docs/contracts.md#historical-data-before-2000)."
         ),
         "anyOf": [
             {"type": "number", "minimum": MIN_TS, "exclusiveMaximum": MAX_TS},

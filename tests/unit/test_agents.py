@@ -83,11 +83,26 @@ def sent(faust_app: Any, monkeypatch: pytest.MonkeyPatch) -> Sent:
     return out
 
 
-def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent: Sent) -> None:
+def test_behaviour_agent_publishes_writes_and_dead_letters(
+    faust_app: Any, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from profiles.profile import UserProfile
+    from streams.messages.records import TimeRule
+    from streams.settings import Settings
     from streams.worker.agents.events import behaviour
+    from streams.worker.placement import user_partition
 
     s = faust_app.settings
+    # Historical times as DRIFTREC_TS_MIN=1990-01-01 (DRIFTREC_TS_UNIT=auto) says: the worker
+    # decodes with Settings.times. One context per module: a second one restarts its offsets.
+    since_1990 = TimeRule("auto", 631_152_000.0)
+    assert Settings().times != since_1990  # by default none of the three below is accepted
+    monkeypatch.setattr(Settings, "times", property(lambda self: since_1990))
+    # test_context delivers on partition 0: users placed elsewhere would be forwarded.
+    old = [u for u in (f"h{n}" for n in range(200)) if user_partition(u, s.partitions) == 0]
+    dec_1997 = 881_250_949  # 1997-12-04T15:55:49Z, a MovieLens 100K time
+    jun_1989 = 612_662_400  # 1989-06-01, before 1990-01-01
+    historical = {old[0]: dec_1997, old[1]: dec_1997 * 1000, old[2]: jun_1989}
 
     async def go() -> None:
         async with behaviour.test_context() as agent:
@@ -96,17 +111,25 @@ def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent:
             await agent.put(b"\xff garbage", key=b"u1")
             await agent.put(event(9, item="unknown"), key=b"u1")
             await agent.put(event(1, item="tea-1"), key=b"u1")  # the same event produced again
-            await until(lambda: len(sent) >= 3, "a list and two dead letters")
+            for user, ts in historical.items():
+                await agent.put(event(0, user=user, item="tea-1", ts=ts), key=user.encode())
+            await until(lambda: len(sent) >= 6, "three lists and three dead letters")
 
     run(faust_app.app, go)
     lists = [json.loads(v) for t, _, v in sent if t == s.recommendations_topic and v]
     dlq = [json.loads(v) for t, _, v in sent if t == s.dlq_topic(s.events_topic) and v]
     assert lists[0]["trigger"] == "cold_start" and lists[0]["event_id"] == "u1-0"
     assert {i["item_id"] for i in lists[0]["items"]}.isdisjoint({"tea-0"})
-    assert sorted(d["reason"] for d in dlq) == ["not_utf8", "unknown_item"]
+    assert sorted(d["reason"] for d in dlq) == ["bad_timestamp", "not_utf8", "unknown_item"]
+    late = next(d for d in dlq if d["reason"] == "bad_timestamp")
+    assert "outside [1990-01-01, 2100-01-01)" in late["error"]
     profile = UserProfile.from_bytes(faust_app.profiles.get(b"u1"))
     assert profile.events_applied == 3 and profile.last_event_id == "u1-2"
     assert faust_app.metrics.events_skipped._value.get() >= 1
+    assert faust_app.profiles.get(old[2].encode()) is None
+    for user in old[:2]:  # seconds and milliseconds: the same 1997 instant, not shifted
+        profile = UserProfile.from_bytes(faust_app.profiles.get(user.encode()))
+        assert profile.last_ts == float(dec_1997), user
 
 
 def test_items_agent_validates_stores_and_deletes(
