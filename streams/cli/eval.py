@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from encoders.evaluation.runner import ALL_MODELS
-from streams.cli.options import device_option
+from streams.cli.options import device_option, make_settings
 
 
 def _int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -168,6 +168,7 @@ def eval_cmd(
             device=device,
             cache_dir=cache_dir,
             text_encoder=text_encoder,
+            times=make_settings().times,
             checkpoints=checkpoints,
             train_missing=not no_train,
             train_epochs=train_epochs,
