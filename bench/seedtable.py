@@ -10,22 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 from pathlib import Path
 from typing import Any
 
-#: Two-sided 95 % Student-t quantiles by degrees of freedom (n - 1).
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
-
-def interval(values: list[float]) -> tuple[float, float]:
-    """(mean, half-width of the 95 % t interval); half-width 0.0 for one value."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, 0.0
-    half = T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, half
+from encoders.evaluation.intervals import fmt, interval
 
 
 def rows(docs: list[dict[str, Any]], metrics: list[str]) -> list[str]:
@@ -36,7 +24,7 @@ def rows(docs: list[dict[str, Any]], metrics: list[str]) -> list[str]:
         for metric in metrics:
             vals = [d["models"][model][metric] for d in docs if model in d["models"]]
             mean, half = interval(vals)
-            cells.append(f"{mean:.4f} ± {half:.4f}" if len(vals) > 1 else f"{mean:.4f}")
+            cells.append(fmt(mean, half, len(vals)))
         n = sum(model in d["models"] for d in docs)
         out.append(f"| {model} | " + " | ".join(cells) + f" | {n} |")
     return out
