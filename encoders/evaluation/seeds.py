@@ -23,7 +23,16 @@ from encoders.evaluation.runner import EvalContext, EvalOptions, ModelFactory, r
 #: Models trained by ``driftrec eval`` itself, whose result depends on the seed.
 SEEDED_MODELS: frozenset[str] = frozenset({"gru4rec", "sasrec", "driftrec"})
 #: Per-run facts kept next to the metrics of each seed.
-RUN_INFO = ("train_s", "eval_s", "build_s", "best_epoch", "valid_NDCG@10", "version", "source")
+RUN_INFO = (
+    "train_s",
+    "eval_s",
+    "build_s",
+    "best_epoch",
+    "valid_NDCG@10",
+    "version",
+    "source",
+    "saved_to",
+)
 
 
 def plan(models: Sequence[str], seeds: Sequence[int]) -> list[tuple[tuple[str, ...], int]]:

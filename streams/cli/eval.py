@@ -90,6 +90,12 @@ def _seed_list(
     "the other models once) and report mean ± 95 %% t interval per model and metric.",
 )
 @click.option(
+    "--save-checkpoints",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Save every model trained here to DIR/seed-<seed>/<model>/ (usable with --checkpoints).",
+)
+@click.option(
     "--json-out",
     "json_out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -164,6 +170,7 @@ def eval_cmd(
     train_epochs: int | None,
     seed: int,
     seeds: tuple[int, ...] | None,
+    save_checkpoints: Path | None,
     json_out: Path | None,
     chart: Path | None,
     models: tuple[str, ...],
@@ -214,6 +221,7 @@ def eval_cmd(
             train_missing=not no_train,
             train_epochs=train_epochs,
             seed=seed,
+            save_checkpoints=save_checkpoints,
         )
         if seeds is not None:
             _run_seeds(data_dir, options, seeds, json_out, chart)
