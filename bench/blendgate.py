@@ -5,8 +5,9 @@ protocol, then reported on the test split (``encoders/evaluation/blend.py``).
     python -m bench.blendgate --data DIR --checkpoints CK --seeds 0,1,2 --json out.json
 
 ``CK/seed-<s>/driftrec/`` are the models ``driftrec eval --seeds ... --save-checkpoints CK``
-trained (no training here). The lever is kept only if the chosen weight is above 0 and beats
-driftrec alone on validation for every seed, in the protocol concerned.
+trained (no training here); ``--model DIR`` instead evaluates one checkpoint (e.g. the packaged
+model, ``--seeds`` then only labels it). The lever is kept only if the chosen weight is above 0
+and beats driftrec alone on validation for every seed, in the protocol concerned.
 """
 
 from __future__ import annotations
@@ -51,11 +52,15 @@ def _metrics(users: list[str], scores: F32, split: Split, catalog: ItemIndex, st
 
 
 def run_seed(args: argparse.Namespace, seed: int, split: Split, catalog: ItemIndex) -> Any:
-    serving = ServingModel.load(
-        args.checkpoints / f"seed-{seed}" / "driftrec", device="cpu", cache_dir=args.cache_dir
-    )
+    path = args.model or args.checkpoints / f"seed-{seed}" / "driftrec"
+    serving = ServingModel.load(path, device="cpu", cache_dir=args.cache_dir)
     drift = DriftRecStream(serving, catalog, repeat=True)
-    out: dict[str, Any] = {"seed": seed, "version": serving.version, "partners": {}}
+    out: dict[str, Any] = {
+        "seed": seed,
+        "checkpoint": str(path),
+        "version": serving.version,
+        "partners": {},
+    }
     base = {st: stage_scores(drift, split, st) for st in STAGES}
     for pname in args.partners:
         partner = _partner(pname, catalog, split, serving)
@@ -84,13 +89,16 @@ def run_seed(args: argparse.Namespace, seed: int, split: Split, catalog: ItemInd
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--checkpoints", type=Path, required=True)
+    ap.add_argument("--checkpoints", type=Path, default=None)
+    ap.add_argument("--model", type=Path, default=None, help="one driftrec checkpoint folder")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--partners", default="cooc-knn", help="cooc-knn,itemknn-text")
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
     args.partners = [p for p in args.partners.split(",") if p]
+    if (args.model is None) == (args.checkpoints is None):
+        ap.error("give exactly one of --checkpoints and --model")
     folder = read_folder(args.data)
     catalog = ItemIndex(folder.items)
     split = leave_last_out(folder.events)

@@ -87,8 +87,9 @@ def write_seeds_chart(doc: Mapping[str, Any], path: Path, metric: str = "NDCG@10
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_title(f"{metric}, history {PROTOCOL_WORDS[proto]}")
     seeds = doc["protocol"]["seeds"]["seeds"]
+    done = "" if doc.get("complete", True) else "; INCOMPLETE, see 'pending'"
     fig.suptitle(
-        f"driftrec eval: {Path(doc['dataset']['path']).name}, seeds {seeds} (95 % t interval)"
+        f"driftrec eval: {Path(doc['dataset']['path']).name}, seeds {seeds} (95 % t interval{done})"
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
