@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import NewTopic
 
 from bench.errors import BenchError
 from ops.localkafka.launcher import LocalBroker, free_port, metadata_ok
+from streams.kafkaadmin import ClosingAdminClient
 from streams.settings import Settings
 
 
@@ -60,7 +61,7 @@ def bench_broker(settings: Settings, bootstrap: str | None = None) -> Iterator[B
 def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
     """Create topics (one replica) and wait until their metadata is visible."""
     names = list(names)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = ClosingAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics(
             [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
@@ -236,7 +237,7 @@ def wait_for_count(
 
 def group_members(bootstrap: str, group: str, topic: str) -> int:
     """Members of a stable consumer group holding at least one partition of ``topic``."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = ClosingAdminClient(bootstrap_servers=bootstrap)
     try:
         info = admin.describe_groups([group]).get(group, {})
     except Exception:  # a group not there yet reads as "no members"

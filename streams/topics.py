@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from streams.errors import StreamsError
+from streams.kafkaadmin import ClosingAdminClient
 from streams.settings import Settings
 
 
@@ -39,7 +40,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; return the names created. Existing ones are left as they are."""
-    admin = KafkaAdminClient(**settings.kafka_python_config(), client_id="driftrec-admin")
+    admin = ClosingAdminClient(**settings.kafka_python_config(), client_id="driftrec-admin")
     try:
         existing = set(admin.list_topics())
         created: list[str] = []

@@ -329,12 +329,13 @@ def _run_java(java: str, classpath: str, args: list[str]) -> str:
 
 def metadata_ok(bootstrap: str, timeout_s: float = 3.0, **client_config: object) -> bool:
     """True when the broker at ``bootstrap`` answers a metadata request (lists topics)."""
-    from kafka import KafkaAdminClient
     from kafka.errors import KafkaConfigurationError, KafkaError
+
+    from streams.kafkaadmin import ClosingAdminClient
 
     timeout_ms = int(timeout_s * 1000)
     try:
-        admin = KafkaAdminClient(
+        admin = ClosingAdminClient(
             bootstrap_servers=bootstrap,
             request_timeout_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from tqdm import tqdm
 
@@ -35,6 +35,7 @@ from streams.cli.options import bootstrap_option, make_settings
 from streams.cli.produce import make_producer, send_events
 from streams.cli.tail import format_row, open_consumer
 from streams.errors import StreamsError
+from streams.kafkaadmin import ClosingAdminClient
 from streams.messages.codec import encode_json
 from streams.settings import Settings
 from streams.topics import ensure_topics, topic_specs
@@ -139,7 +140,7 @@ def _sent_times(settings: Settings, n: int) -> dict[str, float]:
 
 def _delete_topics(settings: Settings) -> None:
     """Remove this run's topics, Faust's changelogs included (they share the app id prefix)."""
-    admin = KafkaAdminClient(**settings.kafka_python_config(), client_id="driftrec-demo")
+    admin = ClosingAdminClient(**settings.kafka_python_config(), client_id="driftrec-demo")
     try:
         existing = set(admin.list_topics())
         names = {spec.name for spec in topic_specs(settings)}

@@ -7,17 +7,13 @@ few seconds and a sentence saying what to check, not a client's own retry loop a
 
 from __future__ import annotations
 
-import gc
 import logging
 import socket
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
 
-from kafka.admin import KafkaAdminClient
-
+from streams.kafkaadmin import ClosingAdminClient
 from streams.settings import Settings
 
 #: Loggers of the Kafka clients, quieted during the check (their retries would print warnings).
@@ -52,36 +48,6 @@ def quiet_clients() -> Iterator[None]:
             lg.setLevel(level)
 
 
-class _CheckClient(KafkaAdminClient):  # type: ignore[misc]
-    """An admin client that releases its sockets and IO thread when its bootstrap fails.
-
-    kafka-python's constructor bootstraps after starting its network thread and raises without
-    closing either, which leaks a socket per failed check.
-    """
-
-    def __init__(self, **config: Any) -> None:
-        try:
-            super().__init__(**config)
-        except BaseException:
-            for part, method in (("_client", "close"), ("_net", "stop"), ("_metrics", "close")):
-                obj = getattr(self, part, None)
-                if obj is not None:
-                    with suppress(Exception):
-                        getattr(obj, method)()
-            raise
-
-
-def _collect_leaked_sockets() -> None:
-    """Finalise the sockets of kafka-python's failed connection attempts now, quietly.
-
-    Its connect-failure path drops sockets without closing them; collected later they would
-    each warn (ResourceWarning) at some unrelated moment.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-
-
 def _any_listener(bootstrap: str, timeout_s: float) -> OSError | None:
     """None when some bootstrap address accepts a TCP connection, else the last error."""
     deadline = time.monotonic() + timeout_s
@@ -114,14 +80,13 @@ def require_kafka(settings: Settings) -> None:
     timeout_ms = max(int(settings.kafka_timeout_s * 1000), 1)
     with quiet_clients():
         try:
-            admin = _CheckClient(
+            admin = ClosingAdminClient(
                 **settings.kafka_python_config(),
                 client_id="driftrec-check",
                 bootstrap_timeout_ms=timeout_ms,
                 request_timeout_ms=max(timeout_ms, 1000),
             )
         except Exception as exc:  # every client failure here means "not reachable as configured"
-            _collect_leaked_sockets()
             raise KafkaUnreachable(settings, exc) from None
         with suppress(Exception):  # closing a client that did connect: nothing to report
             admin.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -59,24 +58,22 @@ def worker(
     kafka_timeout_s: float,
 ) -> None:
     """Consume events, keep profiles, publish lists; serve /users/{id}/... and /metrics."""
-    overrides = {
-        "DRIFTREC_MODEL_DIR": model_dir,
-        "DRIFTREC_WEB_PORT": web_port,
-        "DRIFTREC_DATA_DIR": data_dir,
-        "DRIFTREC_DEVICE": device,
-        "DRIFTREC_BOOTSTRAP_SERVERS": bootstrap_servers,
-    }
-    # The app module reads Settings once from the environment; the options go there first.
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ[name] = str(value)
     try:
         check_faust_version()
-        ensure_topics(kafka_settings(kafka_timeout_s=kafka_timeout_s))
+        settings = kafka_settings(
+            model_dir=model_dir,
+            web_port=web_port,
+            data_dir=data_dir,
+            device=device,
+            bootstrap_servers=bootstrap_servers,
+            kafka_timeout_s=kafka_timeout_s,
+        )
+        ensure_topics(settings)
     except StreamsError as exc:
         raise click.ClickException(str(exc)) from exc
     import faust
 
-    from streams.worker.app import app
+    from streams.worker.factory import create_app
 
+    app = create_app(settings).app
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()

@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import NewTopic
 from kafka.errors import (
     KafkaError,
     TopicAlreadyExistsError,
@@ -46,6 +46,7 @@ from kafka.errors import (
 )
 
 from streams.errors import StreamsError
+from streams.kafkaadmin import ClosingAdminClient
 from streams.messages.codec import encode_json
 from streams.registry.state import (
     ModelEntry,
@@ -70,7 +71,7 @@ def transactional_id(settings: Settings) -> str:
 
 def ensure_registry_topic(settings: Settings) -> None:
     """Create the compacted registry topic when it does not exist."""
-    admin = KafkaAdminClient(**settings.kafka_python_config(), client_id="driftrec-registry")
+    admin = ClosingAdminClient(**settings.kafka_python_config(), client_id="driftrec-registry")
     try:
         if settings.registry_topic in set(admin.list_topics()):
             return

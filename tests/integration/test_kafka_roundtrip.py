@@ -7,13 +7,15 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import NewTopic
+
+from streams.kafkaadmin import ClosingAdminClient
 
 pytestmark = pytest.mark.integration
 
 
 def _create(bootstrap: str, topic: str, partitions: int = 2) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = ClosingAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,30 +18,23 @@ Sent = list[tuple[str, bytes, bytes | None]]
 
 @pytest.fixture(scope="module")
 def faust_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """streams.worker.app imported with its state in a temporary folder and a fake model."""
-    from streams.settings import get_settings
+    """A worker built by the factory with its state in a temporary folder and a fake model."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.settings import Settings
+    from streams.worker.factory import create_app
 
     folder = tmp_path_factory.mktemp("app")
-    saved = {
-        k: os.environ.get(k) for k in ("DRIFTREC_DATA_DIR", "DRIFTREC_HOME", "DRIFTREC_ITEM_WAIT_S")
-    }
-    os.environ["DRIFTREC_DATA_DIR"] = str(folder / "data")
-    os.environ["DRIFTREC_HOME"] = str(folder / "home")
-    # No consumer here to hold events for (streams.agents.waiting): an unknown item is given up
-    # at once, as it was before the hold existed.
-    os.environ["DRIFTREC_ITEM_WAIT_S"] = "0"
-    get_settings.cache_clear()
-    import streams.worker.app as module
-
-    module.runtime._loader = lambda settings: FakeModel()
-    module.runtime.catalog_changed([(i.item_id, i) for i in catalog({"tea": 6, "garden": 6})])
-    yield module
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+    settings = Settings(
+        data_dir=folder / "data",
+        home=folder / "home",
+        # No consumer here to hold events for (streams.worker.agents.waiting): an unknown item is
+        # given up at once, as it was before the hold existed.
+        item_wait_s=0,
+    )
+    worker = create_app(settings, registry=CollectorRegistry(), loader=lambda s: FakeModel())
+    worker.runtime.catalog_changed([(i.item_id, i) for i in catalog({"tea": 6, "garden": 6})])
+    yield worker
     # Faust's loop and the consumer thread's loop (made when app.consumer is first touched) are
     # never run to completion here; close them, or they warn (ResourceWarning) at exit.
     for obj in gc.get_objects():
@@ -77,16 +69,14 @@ def sent(faust_app: Any, monkeypatch: pytest.MonkeyPatch) -> Sent:
     async def fake_send(topic: str, key: bytes, value: bytes | None) -> None:
         out.append((topic, key, value))
 
-    from streams.worker.agents import events
-
-    monkeypatch.setattr(events.handle_batch, "send", fake_send)
+    monkeypatch.setattr(faust_app.parts["handle_batch"], "send", fake_send)
     return out
 
 
 def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent: Sent) -> None:
     from profiles.profile import UserProfile
-    from streams.worker.agents.events import behaviour
 
+    behaviour = faust_app.parts["behaviour"]
     s = faust_app.settings
 
     async def go() -> None:
@@ -112,8 +102,7 @@ def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent:
 def test_items_agent_validates_stores_and_deletes(
     faust_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streams.worker.agents.items import items
-
+    items = faust_app.parts["items"]
     dead: list[bytes] = []
 
     async def fake_dlq_send(*, key: bytes, value: bytes) -> None:
