@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
@@ -44,3 +45,20 @@ def test_summary_and_format() -> None:
 def test_seedtable_uses_the_same_interval() -> None:
     docs = [{"models": {"m": {"NDCG@10": v}}} for v in (1.0, 2.0, 3.0)]
     assert rows(docs, ["NDCG@10"]) == ["| m | 2.0000 ± 2.4843 | 3 |"]
+
+
+def test_seedtable_reads_seeds_documents_and_protocols() -> None:
+    single = {"models": {"m": {"NDCG@10": 9.0, "by_protocol": {"unmasked": {"NDCG@10": 1.0}}}}}
+    seeds = {
+        "models": {
+            "m": {"by_protocol": {"unmasked": {"NDCG@10": {"values": [2.0, 3.0], "n": 2}}}},
+            "k": {"by_protocol": {"unmasked": {"NDCG@10": {"values": [0.5], "n": 1}}}},
+        }
+    }
+    assert rows([single, seeds], ["NDCG@10"], "unmasked") == [
+        "| m | 2.0000 ± 2.4843 | 3 |",
+        "| k | 0.5000 | 1 |",
+    ]
+    # without --protocol: a one-run file's top-level metric, a --seeds file's first protocol
+    half = t95(2) * statistics.stdev([9.0, 2.0, 3.0]) / math.sqrt(3)
+    assert rows([single, seeds], ["NDCG@10"])[0] == f"| m | {14 / 3:.4f} ± {half:.4f} | 3 |"
