@@ -5,7 +5,9 @@ Everything else receives values from here as arguments; nothing else reads the e
 
 from __future__ import annotations
 
+import calendar
 import ssl
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +16,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from profiles.policy import PolicyConfig
+from streams.messages.records import TimeRule
 
 #: Repository root; ops/ (broker pom, Prometheus and Grafana files) is found relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +88,24 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=65_536, ge=1024, description="Larger messages are dead-lettered as too_large."
     )
+    ts_unit: Literal["auto", "s", "ms"] = Field(
+        default="auto",
+        description=(
+            "How a numeric event ts is read: s (epoch seconds), ms (epoch milliseconds) or auto "
+            "(the reading that lies in the accepted range; refused as ambiguous when both do, "
+            "possible only with DRIFTREC_TS_MIN before 1970-02-17). Read by the worker, the "
+            "trainer, produce, train, eval and data import (docs/contracts.md#timestamps)."
+        ),
+    )
+    ts_min: date = Field(
+        default=date(2000, 1, 1),
+        ge=date(1900, 1, 1),
+        lt=date(2100, 1, 1),
+        description=(
+            "Earliest accepted event time (a UTC day); earlier events are bad_timestamp. Set it "
+            "before 2000 to keep historical dates (data import then shifts none)."
+        ),
+    )
 
     # --- The worker (Faust app) ---
     app_id: str = Field(default="driftrec", description="Faust app id = Kafka consumer group.")
@@ -107,6 +128,14 @@ class Settings(BaseSettings):
         le=256,
         description="CPU threads for the model thread (1: OpenMP spinning on a busy machine makes "
         "small LSTM steps 10-20x slower with more).",
+    )
+    text_memory_cache: int = Field(
+        default=4096,
+        ge=0,
+        le=1_000_000,
+        description="Text vectors kept in memory (LRU keyed by a hash of the text, in front of "
+        "the on-disk cache; events' free text included): a repeated search is not encoded again. "
+        "About 1.5 KiB each with the packaged encoder; 0: off.",
     )
     batch_max: int = Field(default=256, ge=1, le=65_536, description="Events per micro-batch.")
     batch_wait_s: float = Field(
@@ -238,6 +267,11 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Persistent text-vector cache shared by workers on this machine."""
         return self.home / "cache"
+
+    @property
+    def times(self) -> TimeRule:
+        """How event timestamps are read (DRIFTREC_TS_UNIT, DRIFTREC_TS_MIN)."""
+        return TimeRule(self.ts_unit, float(calendar.timegm(self.ts_min.timetuple())))
 
     def dlq_topic(self, topic: str) -> str:
         return f"{topic}{self.dlq_suffix}"

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from encoders.evaluation.runner import ALL_MODELS
+from streams.cli.options import make_settings
 
 
 def _int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -217,6 +218,7 @@ def eval_cmd(
             device=device,
             cache_dir=cache_dir,
             text_encoder=text_encoder,
+            times=make_settings().times,
             checkpoints=checkpoints,
             train_missing=not no_train,
             train_epochs=train_epochs,

@@ -23,13 +23,19 @@ class Progress:
     lag: int = 0
     agent_running: bool = False
     agent_ended: str | None = None
+    restarts: int = 0  # starts after the agent ended (Faust's supervisor restarts a crashed agent)
 
     def __post_init__(self) -> None:
         self.last_batch = self.clock()  # the start counts as progress
 
     def started(self) -> None:
+        """The agent (re)started. Only its first start counts as progress: an agent that
+        crashes and is restarted over and over is stalled, not fresh."""
+        if self.agent_ended is not None:
+            self.restarts += 1
+        elif not self.agent_running:
+            self.last_batch = self.clock()
         self.agent_running, self.agent_ended = True, None
-        self.last_batch = self.clock()
 
     def batch_done(self) -> None:
         self.last_batch = self.clock()

@@ -156,3 +156,48 @@ def test_health_reports_a_worker_that_does_not_consume(
     assert status == 503
     assert "events waiting" in body["reason"] and "no batch finished" in body["reason"]
     assert body["model_version"] is not None  # the model is loaded: it is the flow that stopped
+
+
+def test_health_reports_a_worker_whose_events_agent_died(
+    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
+) -> None:
+    """An error that escapes every handler (``crash-*``: a BaseException from the model) ends the
+    events agent's task. Faust's supervisor starts the agent again in the same process, which
+    reads the batch again and dies again: the process, its web server and its catalog stay up,
+    nothing is consumed any more, and /health answers 503 (the agent stopped, or, restarted over
+    and over, no batch finished since) instead of 200 "ok"."""
+    env = {**FAULTY, "DRIFTREC_STALL_AFTER_S": "6", "DRIFTREC_LAG_INTERVAL_S": "1"}
+    pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder, partitions=1, extra_env=env)
+    s = pipe.settings
+    items = make_items(8)
+    crash_item = ItemRecord("crash-0", make_items(1, seed=9)[0].title)
+    first = make_events(4, 3, items, seed=3)
+    users = sorted({e.user_id for e in first})
+    fatal = BehaviourEvent("fatal", "u0", T0 + 500, "click", "crash-0")
+    after = make_events(4, 2, items, seed=4, prefix="after")
+    pipe.create([*items, crash_item])
+    worker = pipe.worker()
+    worker.start()
+    try:
+        worker.wait_catalog(len(items) + 1)
+        send(pipe.kafka(), s.events_topic, map(event_bytes, first))
+        wait_for(lambda: worker.all_applied(users, 3), 120, "first events", worker)
+        assert worker.get("/health")[0] == 200
+        send(pipe.kafka(), s.events_topic, map(event_bytes, [fatal, *after]))
+
+        def reported() -> bool:
+            status, body = worker.get("/health")
+            return status == 503 and body.get("status") == "stalled"
+
+        wait_for(reported, 60, "/health reporting the dead agent", worker)
+        status, body = worker.get("/health")
+        assert worker.alive() and worker.starts == 1
+        assert not any(worker.events_applied(u) > 3 for u in users), "nothing consumed after"
+    finally:
+        worker.stop()
+    assert status == 503
+    reason = body["reason"]
+    assert reason == "the events agent stopped: AgentKilled: injected agent death on crash-0" or (
+        "events waiting" in reason and "no batch finished" in reason
+    ), reason
+    assert "AgentKilled: injected agent death on crash-0" in worker.log()

@@ -37,3 +37,18 @@ def test_an_ended_agent_is_reported_until_it_starts_again() -> None:
     assert p.problem() == "the events agent stopped: RuntimeError: boom"
     p.started()
     assert p.problem() is None
+
+
+def test_an_agent_restarted_after_a_crash_is_not_fresh_progress() -> None:
+    clock = Clock()
+    p = Progress(stall_after_s=30, clock=clock)
+    clock.now += 50
+    p.started()  # the first start (after the model loaded) counts as progress
+    p.lag = 3
+    for _ in range(10):  # crashes and is restarted every 5 s: no batch ever finishes
+        clock.now += 5
+        p.ended("AgentKilled: boom")
+        p.started()
+    problem = p.problem()
+    assert problem is not None and "no batch finished for 50s" in problem
+    assert p.restarts == 10

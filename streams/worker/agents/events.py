@@ -100,7 +100,8 @@ def register(w: Worker) -> dict[str, Any]:
         Processing errors stay inside the batch handler (:mod:`streams.worker.agents.guard`). Should
         anything else escape it, Faust would acknowledge the whole batch in ``take_events``'s
         ``finally``: the batch is marked uncommittable and read again instead (:meth:`gate.rewind`),
-        and on cancellation (shutdown) it is left for the next start.
+        also when an error no handler catches ends the agent (Faust restarts it in this process);
+        on cancellation (shutdown) it is left for the next start.
         """
         await runtime.ready()
         progress.started()
@@ -116,9 +117,15 @@ def register(w: Worker) -> dict[str, Any]:
                     )
                     await gate.rewind(passed)
                     await asyncio.sleep(settings.retry_max_s)
-                except BaseException:
+                except asyncio.CancelledError:
                     for ev in passed:
                         ev.message.tracked = False  # not committable: read again after a restart
+                    raise
+                except BaseException:
+                    # No handler caught it: this task ends, and Faust's supervisor starts the
+                    # agent again in this process, past the batch: read it again first.
+                    await gate.rewind(passed)
+                    await asyncio.sleep(settings.retry_max_s)  # no tight crash loop
                     raise
                 progress.batch_done()
         except BaseException as exc:
