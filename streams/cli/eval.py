@@ -152,11 +152,10 @@ def _seed_list(
 )
 @click.option(
     "--cache-dir",
-    envvar="DRIFTREC_TEXT_CACHE_DIR",
-    show_envvar=True,
     default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Persistent text-vector cache folder.",
+    help="Persistent text-vector cache folder (default: DRIFTREC_TEXT_CACHE_DIR, else "
+    "$DRIFTREC_HOME/cache, the folder train and the workers use).",
 )
 @click.option(
     "--text-encoder",
@@ -216,7 +215,7 @@ def eval_cmd(
             stream=not no_stream,
             stream_users=stream_users,
             device=device,
-            cache_dir=cache_dir,
+            cache_dir=cache_dir or make_settings().cache_dir,
             text_encoder=text_encoder,
             times=make_settings().times,
             checkpoints=checkpoints,
