@@ -41,6 +41,8 @@ class BenchConfig:
     micro_repeats: int
     #: Events pre-produced for one throughput run (the worker drains them flat out).
     throughput_events: int
+    #: Records per run of Kafka's producer/consumer performance tools (the broker's limit).
+    broker_records: int
     #: Offered rates for the latency runs (events/s); saturation is added at the measured rate.
     latency_rates: tuple[float, ...]
     #: Seconds each offered rate lasts.
@@ -74,9 +76,10 @@ QUICK = BenchConfig(
     repeats=3,
     micro_repeats=3,
     throughput_events=1_500,
+    broker_records=100_000,
     latency_rates=(200.0, 1_000.0, 5_000.0),
     latency_seconds=2.0,
-    partitions=4,
+    partitions=6,
     users=500,
     items=1_000,
     batch_sweep=(1, 64),
@@ -92,9 +95,10 @@ FULL = BenchConfig(
     repeats=3,
     micro_repeats=5,
     throughput_events=5_000,
+    broker_records=300_000,
     latency_rates=(200.0, 1_000.0, 5_000.0),
     latency_seconds=5.0,
-    partitions=4,
+    partitions=6,
     users=2_000,
     items=10_000,
     batch_sweep=(1, 16, 64, 256),

@@ -204,9 +204,11 @@ class Session:
         """Latency percentiles (ms) from event ``ts`` to output CreateTime per offered rate.
 
         ``phases`` are (label, events/s), e.g. ("1000", 1000.0) or ("saturation", measured max),
-        each after the previous one has drained; a warm-up at 50 events/s comes first.
+        each after the previous one has drained; a warm-up at 50 events/s comes first (none when
+        ``warmup_s`` is 0).
         """
-        plan = [("warmup", 50.0, warmup_s)] + [(label, r, seconds) for label, r in phases]
+        plan = [("warmup", 50.0, warmup_s)] if warmup_s > 0 else []
+        plan += [(label, r, seconds) for label, r in phases]
         prefixes = []
         for _label, offered, secs in plan:
             prefix = self._prefix("l")
@@ -219,7 +221,8 @@ class Session:
             self._drain(timeout_s=60 + secs * 20)
         out: dict[str, dict[str, float]] = {}
         reached = self._expected
-        for (label, offered, secs), prefix in list(zip(plan, prefixes, strict=True))[1:]:
+        skip = 1 if warmup_s > 0 else 0
+        for (label, offered, secs), prefix in list(zip(plan, prefixes, strict=True))[skip:]:
             lat = [r.timestamp_ms - ts * 1000.0 for _, ts, r in self._outputs(prefix, reached)]
             if not lat:
                 raise BenchError(f"{self.label}: no outputs for the {label} phase")

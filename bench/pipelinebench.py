@@ -16,7 +16,7 @@ from bench.errors import SectionSkipped
 from bench.events import encode_event, make_events, make_items
 from bench.pipeline import EventMaker, Session, event_maker
 from bench.stats import summarize
-from bench.targets import Passthrough, Target, driftrec_target
+from bench.targets import Passthrough, RawPassthrough, Target, driftrec_target
 
 if TYPE_CHECKING:
     from bench.suite import Context
@@ -64,6 +64,7 @@ def stream_maker(ctx: Context) -> EventMaker:
         ]
         ctx.shared["maker"] = event_maker(template)
         ctx.shared["text_share"] = sum(b'"text"' in v for _, v in template) / len(template)
+        ctx.shared["event_bytes"] = sum(len(v) for _, v in template) / len(template)
     maker: EventMaker = ctx.shared["maker"]
     return maker
 
@@ -72,6 +73,12 @@ def text_share(ctx: Context) -> float:
     """Share of the suite's events that carry free text (the only per-event encoder work)."""
     stream_maker(ctx)
     return float(ctx.shared["text_share"])
+
+
+def event_bytes(ctx: Context) -> float:
+    """Mean size of the suite's event messages (values), the record size of the broker tools."""
+    stream_maker(ctx)
+    return float(ctx.shared["event_bytes"])
 
 
 def _driftrec(ctx: Context, **overrides: Any) -> Target | None:
@@ -109,90 +116,100 @@ def _open(ctx: Context, target: Target, workers: int = 1, warm: bool = True) -> 
 
 
 def _main(ctx: Context) -> dict[str, Session]:
-    """One driftrec and one bare session (1 worker each), shared by the sections that need them.
+    """One session (1 worker) each of driftrec, the bare Faust and the raw aiokafka pass-through,
+    shared by the sections that need them.
 
-    driftrec starts first so that the bare agent's output size can be set to driftrec's real
-    mean list size.
+    driftrec starts first so that the pass-throughs' output size can be set to driftrec's real
+    mean list size; both pass-throughs batch with driftrec's batch size and wait.
     """
     if "main" not in ctx.shared:
         sessions: dict[str, Session] = {}
         drift = _driftrec(ctx)
         if drift is not None:
             sessions["driftrec"] = _open(ctx, drift)
-        size = ctx.shared.get("out_bytes", {}).get("driftrec", sample_list_bytes())
-        ctx.shared["bare_bytes"] = int(size)
-        sessions["bare"] = _open(ctx, Passthrough(int(size)))
+        size = int(ctx.shared.get("out_bytes", {}).get("driftrec", sample_list_bytes()))
+        ctx.shared["bare_bytes"] = size
+        batch = (ctx.settings.batch_max, ctx.settings.batch_wait_s)
+        sessions["raw"] = _open(ctx, RawPassthrough(size, *batch))
+        sessions["bare"] = _open(ctx, Passthrough(size, *batch))
         ctx.shared["main"] = sessions
     main: dict[str, Session] = ctx.shared["main"]
     return main
 
 
-def throughput(ctx: Context) -> dict[str, Any]:
-    """Saturation throughput of one driftrec worker and of the bare pass-through, ABAB."""
-    cfg = ctx.config
-    sessions = _main(ctx)
-    make = stream_maker(ctx)
-    runs: list[dict[str, float]] = []
-    for i in range(cfg.repeats):
-        run = {
-            name: s.burst(make, cfg.throughput_events).events_per_s for name, s in sessions.items()
-        }
-        if "driftrec" in run:
-            run["ratio"] = run["driftrec"] / run["bare"]
-        runs.append(run)
-        ctx.say(
-            f"throughput {i + 1}/{cfg.repeats}: "
-            + ", ".join(f"{k} {v:,.3g}" for k, v in run.items())
-        )
-    out: dict[str, Any] = {
-        "driftrec_events_per_s": None,
-        "ratio": None,
-        "events_per_run": cfg.throughput_events,
-        "bare_out_bytes": ctx.shared["bare_bytes"],
-        "timing": "burst after the worker is ready; distinct events / (last - first output "
-        "CreateTime)",
-        "runs": runs,
-        "startup_s": {name: round(s.startup_s, 1) for name, s in sessions.items()},
-    }
-    for name in sessions:
-        summary = summarize([r[name] for r in runs])
-        out[f"{name}_events_per_s"] = summary.median
-        out.setdefault("spread", {})[name] = summary.to_json()
-        ctx.shared[f"{name}_eps"] = summary.median
-    if "driftrec" in sessions:
-        ratio = summarize([r["ratio"] for r in runs])
-        out["ratio"] = ratio.median
-        out["spread"]["ratio"] = ratio.to_json()
-        out["driftrec_peak_rss_bytes"] = sessions["driftrec"].peak_rss()
-    return {"throughput": out}
+#: The fixed rate of the low-rate latency target (p99 under 50 ms), measured every round.
+LOW_RATE = 200.0
+#: Sessions whose latency is measured (the Faust pass-through is the latency yardstick).
+LATENCY_SESSIONS = ("driftrec", "bare")
+
+
+def _median_phase(rounds: list[dict[str, float]]) -> dict[str, Any]:
+    """Key-wise median of one phase's rounds, with the p99 of every round kept."""
+    keys = set(rounds[0]).intersection(*rounds[1:])
+    out: dict[str, Any] = {k: summarize([r[k] for r in rounds]).median for k in sorted(keys)}
+    out["p99_runs"] = [r["p99"] for r in rounds]
+    return out
 
 
 def latency(ctx: Context) -> dict[str, Any]:
-    """Event ts -> output published, at fixed offered rates and at the measured saturation rate."""
+    """Event ts -> output published, driftrec and the bare Faust pass-through.
+
+    Every round offers, to each side in turn, 200 events/s and half of driftrec's measured
+    saturation rate (the rates of the latency targets), so their p99s pair up round by round.
+    The other fixed rates and each side's own saturation rate are offered once, after the rounds.
+    """
     cfg = ctx.config
-    sessions = _main(ctx)
+    sessions = {k: s for k, s in _main(ctx).items() if k in LATENCY_SESSIONS}
+    make = stream_maker(ctx)
+    sat_driftrec = ctx.shared.get("driftrec_eps")
+    paired = [(f"{LOW_RATE:g}", LOW_RATE)]
+    if sat_driftrec is not None:
+        paired.append(("half_saturation", float(sat_driftrec) / 2))
+    rounds: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in sessions}
+    for r in range(cfg.repeats):
+        for name, s in sessions.items():
+            res = s.latency(make, paired, cfg.latency_seconds, warmup_s=2.0 if r == 0 else 0.0)
+            rounds[name].append(res)
+        ctx.say(
+            f"latency round {r + 1}/{cfg.repeats}: "
+            + "; ".join(
+                f"{name} p99 " + ", ".join(f"{k} {v['p99']:,.0f} ms" for k, v in rs[-1].items())
+                for name, rs in rounds.items()
+            )
+        )
     out: dict[str, Any] = {"latency_timing": "event ts (set at send) -> output CreateTime"}
     for name, s in sessions.items():
-        phases = [(f"{r:g}", r) for r in cfg.latency_rates]
+        phases = [(f"{v:g}", v) for v in cfg.latency_rates if v != LOW_RATE]
         sat = ctx.shared.get(f"{name}_eps")
         if sat is not None:
             if cfg.quick:
                 # Far above saturation the figure is the backlog's age, not the pipeline's
                 # latency, and draining it takes minutes: quick mode leaves those rates out.
-                over = [label for label, r in phases if r > QUICK_MAX_OVERLOAD * sat]
+                over = [label for label, v in phases if v > QUICK_MAX_OVERLOAD * sat]
                 if over:
                     out.setdefault("latency_skipped", {})[name] = (
                         f"rates {', '.join(over)} events/s exceed {QUICK_MAX_OVERLOAD}x the "
                         f"measured saturation ({sat:,.0f}/s); full mode runs them"
                     )
-                phases = [(label, r) for label, r in phases if label not in over]
+                phases = [(label, v) for label, v in phases if label not in over]
             phases.append(("saturation", float(sat)))
+        once = s.latency(make, phases, cfg.latency_seconds, warmup_s=0.0) if phases else {}
+        merged: dict[str, Any] = {
+            label: _median_phase([rd[label] for rd in rounds[name]]) for label, _ in paired
+        }
         key = "latency_ms" if name == "driftrec" else f"latency_ms_{name}"
-        out[key] = s.latency(stream_maker(ctx), phases, cfg.latency_seconds)
-        ctx.say(
-            f"{name} latency p99: "
-            + ", ".join(f"{k}: {v['p99']:,.0f} ms" for k, v in out[key].items())
-        )
+        out[key] = merged | once
+    if "driftrec" in rounds and "bare" in rounds and len(paired) > 1:
+        ratios = [
+            d["half_saturation"]["p99"] / b["half_saturation"]["p99"]
+            for d, b in zip(rounds["driftrec"], rounds["bare"], strict=True)
+            if b["half_saturation"]["p99"] > 0
+        ]
+        out["latency_half_saturation"] = {
+            "offered_per_s": paired[1][1],
+            "p99_ratio_runs": ratios,
+            "note": "driftrec p99 / bare Faust pass-through p99, same offered rate, per round",
+        }
     return out
 
 
@@ -241,39 +258,6 @@ def batching(ctx: Context) -> dict[str, Any]:
             "note": "each size's bursts alternate with the default worker's (same run)",
         },
     }
-
-
-def scale_out(ctx: Context) -> dict[str, Any]:
-    """Two workers in one group against one, on a 4-partition topic, for both targets."""
-    cfg = ctx.config
-    if cfg.partitions != 4:
-        raise SectionSkipped(f"scale-out is defined on 4 partitions, config has {cfg.partitions}")
-    main = _main(ctx)
-    make = stream_maker(ctx)
-    out: dict[str, Any] = {"partitions": 4, "cores": ctx.report["machine"]["cores"]}
-    for name, one in main.items():
-        target = _driftrec(ctx) if name == "driftrec" else Passthrough(ctx.shared["bare_bytes"])
-        assert target is not None
-        with Session(
-            target, ctx.broker().bootstrap, ctx.scratch, partitions=4, say=ctx.say, workers=2
-        ) as two:
-            two.burst(make, WARMUP_EVENTS)
-            pairs, dups = [], 0
-            for _ in range(cfg.repeats):
-                r2 = two.burst(make, cfg.throughput_events)
-                r1 = one.burst(make, cfg.throughput_events)
-                dups += int(r2.extra["duplicates"])
-                pairs.append((r1.events_per_s, r2.events_per_s))
-        s1 = summarize([a for a, _ in pairs])
-        s2 = summarize([b for _, b in pairs])
-        out[name] = {
-            "one_worker_events_per_s": s1.median,
-            "two_workers_events_per_s": s2.median,
-            "ratio": summarize([b / a for a, b in pairs]).median,
-            "duplicates": dups,
-        }
-        ctx.say(f"scale-out {name}: 1 worker {s1.median:,.0f}/s, 2 workers {s2.median:,.0f}/s")
-    return {"scale_out": out}
 
 
 def _dir_bytes(path: Path) -> int:

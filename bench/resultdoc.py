@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.verdicts import Goal, judge, verdict_text
 
 
 def skeleton() -> dict[str, Any]:
     """The report with every headline key present and every figure unknown."""
     return {
-        "schema": 1,
+        "schema": 2,
         "machine": None,
         "throughput": {"driftrec_events_per_s": None, "bare_events_per_s": None, "ratio": None},
         "latency_ms": {},
@@ -29,76 +30,87 @@ def skeleton() -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Target:
-    """One performance target: where its figure lives in the report and the goal it must meet."""
-
-    name: str
-    goal: str
-    get: Callable[[dict[str, Any]], float | None]
-    ok: Callable[[float], bool]
-    unit: str = ""
+def _at(report: dict[str, Any], *keys: str) -> Any:
+    node: Any = report
+    for k in keys:
+        if not isinstance(node, dict) or node.get(k) is None:
+            return None
+        node = node[k]
+    return node
 
 
-def _path(*keys: str) -> Callable[[dict[str, Any]], float | None]:
-    def get(report: dict[str, Any]) -> float | None:
-        node: Any = report
-        for k in keys:
-            if not isinstance(node, dict) or node.get(k) is None:
-                return None
-            node = node[k]
-        return float(node)
-
-    return get
+def _values(report: dict[str, Any], *keys: str) -> list[float] | None:
+    """A spread's per-run values (``{..., "values": [...]}``) or a list found at ``keys``."""
+    node = _at(report, *keys)
+    if isinstance(node, dict):
+        node = node.get("values")
+    if isinstance(node, list) and node:
+        return [float(v) for v in node]
+    return None
 
 
-TARGETS = (
-    Target(
-        "throughput vs bare pass-through",
-        ">= 0.5x",
-        _path("throughput", "ratio"),
-        lambda v: v >= 0.5,
-        "x",
+def _incremental_runs(report: dict[str, Any]) -> list[float] | None:
+    detail = _at(report, "incremental_detail", "200")
+    batch = _at(report, "incremental_detail", "batch")
+    if not isinstance(detail, dict) or batch is None:
+        median = _at(report, "incremental_vs_recompute_batched", "200")
+        return None if median is None else [float(median)]
+    tag = f"b{batch}"
+    keys = (f"{tag}_ratio_min", f"{tag}_ratio", f"{tag}_ratio_max")
+    return [float(detail[k]) for k in keys if detail.get(k) is not None] or None
+
+
+#: Issue 15's targets: (name, goal, where the runs are, how they were measured).
+TARGETS: tuple[tuple[str, Goal, Callable[[dict[str, Any]], list[float] | None], str], ...] = (
+    (
+        "worker vs batched bare Faust pass-through",
+        Goal(">=", 0.9, "x"),
+        lambda r: _values(r, "throughput", "ratios", "driftrec/bare"),
+        "events/s ratio per round",
     ),
-    Target(
-        "p99 latency at 1,000 events/s",
-        "< 100 ms",
-        _path("latency_ms", "1000", "p99"),
-        lambda v: v < 100.0,
-        " ms",
+    (
+        "worker vs raw aiokafka pass-through",
+        Goal(">=", 0.5, "x"),
+        lambda r: _values(r, "throughput", "ratios", "driftrec/raw"),
+        "events/s ratio per round",
     ),
-    Target(
-        "incremental step vs recompute, history 200, 1 user",
-        ">= 30x",
-        _path("incremental_vs_recompute", "200"),
-        lambda v: v >= 30.0,
-        "x",
+    (
+        "p99 at half driftrec's saturation vs bare Faust p99",
+        Goal("<=", 2.0, "x"),
+        lambda r: _values(r, "latency_half_saturation", "p99_ratio_runs"),
+        "p99 ratio per round, same offered rate",
     ),
-    Target(
+    (
+        "p99 latency at 200 events/s",
+        Goal("<", 50.0, " ms"),
+        lambda r: _values(r, "latency_ms", "200", "p99_runs"),
+        "p99 per round",
+    ),
+    (
+        "engine alone, batch 256 vs pre-issue-15 baseline",
+        Goal(">=", 5.0, "x"),
+        lambda r: _values(r, "engine_batching", "vs_baseline_runs"),
+        "events/s per run / baseline",
+    ),
+    (
         "incremental vs recompute, history 200, worker batch",
-        ">= 30x",
-        _path("incremental_vs_recompute_batched", "200"),
-        lambda v: v >= 30.0,
-        "x",
+        Goal(">=", 100.0, "x"),
+        _incremental_runs,
+        "min / median / max over timed blocks",
     ),
-    Target("packed profile size", "< 2 KiB", _path("profile_bytes"), lambda v: v < 2048.0, " B"),
+    (
+        "packed profile size (sample's ids)",
+        Goal("<=", 2048.0, " B"),
+        lambda r: None if r.get("profile_bytes") is None else [float(r["profile_bytes"])],
+        "bytes",
+    ),
 )
 
 
 def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target's measured value and whether it is met (``None`` when not measured)."""
-    out = []
-    for t in TARGETS:
-        value = t.get(report)
-        out.append(
-            {
-                "name": t.name,
-                "goal": t.goal,
-                "value": value,
-                "met": None if value is None else bool(t.ok(value)),
-            }
-        )
-    return out
+    """Each target judged on all its runs (see :mod:`bench.verdicts`); ``met`` None when the
+    figure was not measured."""
+    return [judge(name, goal, get(report), how) for name, goal, get, how in TARGETS]
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -124,55 +136,104 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def _rows(report: dict[str, Any]) -> list[list[str]]:
-    rows: list[list[str]] = []
+YARDSTICKS = (
+    ("broker_producer", "Kafka ProducerPerformance (broker limit, write)"),
+    ("broker_consumer", "Kafka ConsumerPerformance (broker limit, read)"),
+    ("raw", "raw aiokafka pass-through"),
+    ("bare", "bare Faust pass-through (take_events, gathered sends)"),
+    ("driftrec", "driftrec worker"),
+)
+
+
+def _span(sp: dict[str, Any] | None) -> str:
+    """``median (min - max, n runs)`` of a spread, ``-`` when unknown."""
+    if not sp or sp.get("median") is None:
+        return "-"
+    return f"{fmt(sp['median'])} ({fmt(sp['min'])} - {fmt(sp['max'])}, {sp['runs']} runs)"
+
+
+def _yardstick_rows(report: dict[str, Any]) -> list[list[str]]:
     tp = report.get("throughput") or {}
-    rows.append(
-        [
-            "throughput, 1 worker (events/s)",
-            fmt(tp.get("driftrec_events_per_s")),
-            fmt(tp.get("bare_events_per_s")),
-            fmt(tp.get("ratio")),
-        ]
-    )
-    bare_lat = report.get("latency_ms_bare") or {}
-    for rate, lat in (report.get("latency_ms") or {}).items():
-        b = bare_lat.get(rate) or {}
-        label = f"latency p50 / p99 at {rate} events/s (ms)"
+    spreads = tp.get("spread") or {}
+    mb = tp.get("broker_mb_per_s") or {}
+    rows = []
+    for key, label in YARDSTICKS:
+        extra = ""
+        if key.startswith("broker_") and mb.get(key.removeprefix("broker_")):
+            extra = f"{fmt(mb[key.removeprefix('broker_')]['median'])} MB/s"
+        rows.append([label, _span(spreads.get(key)), extra])
+    return rows
+
+
+def _ratio_rows(report: dict[str, Any]) -> list[list[str]]:
+    ratios = (report.get("throughput") or {}).get("ratios") or {}
+    return [[name, _span(sp)] for name, sp in ratios.items()]
+
+
+def _latency_rows(report: dict[str, Any]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    mine = report.get("latency_ms") or {}
+    bare = report.get("latency_ms_bare") or {}
+    for rate in dict.fromkeys([*mine, *bare]):
+        d, b = mine.get(rate) or {}, bare.get(rate) or {}
+        offered = d.get("offered_per_s") or b.get("offered_per_s")
+        label = f"{rate} ({fmt(offered)}/s)" if offered is not None else rate
+        runs = d.get("p99_runs")
         rows.append(
             [
                 label,
-                f"{fmt(lat.get('p50'))} / {fmt(lat.get('p99'))}",
+                f"{fmt(d.get('p50'))} / {fmt(d.get('p99'))}" if d else "-",
                 f"{fmt(b.get('p50'))} / {fmt(b.get('p99'))}" if b else "-",
-                "",
+                ", ".join(fmt(v) for v in runs) if runs else "",
             ]
         )
-    for rate, lat in bare_lat.items():
-        if rate not in (report.get("latency_ms") or {}):
-            rows.append(
-                [
-                    f"latency p50 / p99 at {rate} events/s (ms)",
-                    "-",
-                    f"{fmt(lat.get('p50'))} / {fmt(lat.get('p99'))}",
-                    "",
-                ]
-            )
+    return rows
+
+
+def _scale_rows(report: dict[str, Any]) -> list[list[str]]:
     so = report.get("scale_out") or {}
-    if so.get("driftrec") or so.get("bare"):
-
-        def one_two(who: str) -> str:
-            s = so.get(who)
-            if not s:
-                return "-"
-            one, two = s.get("one_worker_events_per_s"), s.get("two_workers_events_per_s")
-            return f"{fmt(one)} -> {fmt(two)} (x{fmt(s.get('ratio'))})"
-
+    rows = []
+    for workers in sorted((k for k in so if k.isdigit()), key=int):
+        s = so[workers]
         rows.append(
             [
-                f"1 -> 2 workers on {so.get('partitions', 4)} partitions (events/s)",
-                one_two("driftrec"),
-                one_two("bare"),
-                "",
+                workers,
+                _span(s.get("events_per_s")),
+                _span(s.get("ratio_vs_one")) if s.get("ratio_vs_one") else "1",
+                fmt(s.get("duplicates")),
+            ]
+        )
+    return rows
+
+
+def _capacity_rows(report: dict[str, Any]) -> list[list[str]]:
+    c = report.get("capacity") or {}
+    if not c:
+        return []
+    gib = 2**30
+    rows = [
+        [
+            "events/s per worker (median / slowest run)",
+            f"{fmt(c['events_per_s_per_worker'])} / "
+            f"{fmt(c['events_per_s_per_worker_slowest_run'])}",
+        ],
+        ["RocksDB bytes per user", fmt(c.get("rocksdb_bytes_per_user"))],
+        [
+            f"workers = partitions needed for {fmt(c['plan_events_per_s'])} events/s",
+            f"{fmt(c['workers_needed_median'])} (median) / {fmt(c['workers_needed_slowest_run'])} "
+            "(slowest run)",
+        ],
+        [
+            f"users per worker at {fmt(c['plan_users'])} users",
+            f"{fmt(c['users_per_worker_median'])} / {fmt(c['users_per_worker_slowest_run'])}",
+        ],
+    ]
+    if c.get("rocksdb_bytes_total") is not None:
+        rows.append(
+            [
+                "RocksDB per worker / in all (GiB)",
+                f"{fmt(c['rocksdb_bytes_per_worker_median'] / gib)} / "
+                f"{fmt(c['rocksdb_bytes_total'] / gib)}",
             ]
         )
     return rows
@@ -238,14 +299,57 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"RAM, {m.get('device', '?')}; Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
         f"Kafka {m.get('kafka') or '?'}, Faust {m.get('faust', '?')}."
         + (
-            f" Load average at start: {m['load_avg_at_start'][0]:.1f}."
+            f" Load average at start: {m['load_avg_at_start'][0]:.1f}"
+            + (f", at end: {m['load_avg_at_end'][0]:.1f}" if m.get("load_avg_at_end") else "")
+            + "."
             if m.get("load_avg_at_start")
             else ""
         ),
     ]
     if report.get("command"):
         lines += ["", f"Command: `{report['command']}`"]
-    lines += ["", *_table(["pipeline (medians)", "driftrec", "bare Faust", "ratio"], _rows(report))]
+    lines += [
+        "",
+        *_table(
+            ["throughput, 1 worker", "events/s median (min - max)", "MB/s"],
+            _yardstick_rows(report),
+        ),
+    ]
+    ratio_rows = _ratio_rows(report)
+    if ratio_rows:
+        lines += ["", *_table(["ratio of events/s, per round", "median (min - max)"], ratio_rows)]
+    latency_rows = _latency_rows(report)
+    if latency_rows:
+        lines += [
+            "",
+            *_table(
+                [
+                    "latency at offered rate",
+                    "driftrec p50 / p99 ms",
+                    "bare p50 / p99 ms",
+                    "driftrec p99 per round",
+                ],
+                latency_rows,
+            ),
+        ]
+    scale_rows = _scale_rows(report)
+    if scale_rows:
+        parts = (report.get("scale_out") or {}).get("partitions")
+        lines += [
+            "",
+            *_table(
+                [
+                    f"driftrec workers, {parts} partitions",
+                    "events/s median (min - max)",
+                    "vs 1 worker",
+                    "duplicates",
+                ],
+                scale_rows,
+            ),
+        ]
+    capacity_rows = _capacity_rows(report)
+    if capacity_rows:
+        lines += ["", *_table(["capacity (from the figures above)", "value"], capacity_rows)]
     figures = _figure_rows(report)
     if figures:
         lines += ["", *_table(["figure (medians)", "value"], figures)]
@@ -253,8 +357,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         *_table(
-            ["target", "goal", "measured", "met"],
-            [[t["name"], t["goal"], fmt(t["value"]), fmt(t["met"])] for t in targets],
+            ["target", "goal", "median", "min - max (runs)", "verdict"],
+            [
+                [
+                    t["name"],
+                    t["goal"],
+                    fmt(t.get("median")),
+                    f"{fmt(t.get('min'))} - {fmt(t.get('max'))} ({t['runs']})"
+                    if t.get("runs")
+                    else "-",
+                    verdict_text(t),
+                ]
+                for t in targets
+            ],
         ),
     ]
     prof_rows = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import modelbench, pipelinebench
+from bench import modelbench, pipelinebench, scaleout, yardsticks
 from bench import resultdoc as rpt
 from bench.config import BenchConfig
 from bench.errors import BenchError, SectionSkipped
@@ -72,10 +73,10 @@ def _sections() -> dict[str, Section]:
         "retrieval": modelbench.retrieval,
         "storage": modelbench.storage,
         "engine": modelbench.engine,
-        "throughput": pipelinebench.throughput,
+        "throughput": yardsticks.throughput,
         "latency": pipelinebench.latency,
         "batching": pipelinebench.batching,
-        "scale_out": pipelinebench.scale_out,
+        "scale_out": scaleout.scale_out,
         "worker_storage": pipelinebench.worker_storage,
         "profile": pipelinebench.profile,
     }
@@ -168,6 +169,7 @@ def _run(
                 ctx.report["errors"][name] = f"{type(exc).__name__}: {exc}"
                 ctx.say(f"{name}: FAILED with {type(exc).__name__}\n{traceback.format_exc()}")
             ctx.report.setdefault("section_seconds", {})[name] = round(time.monotonic() - t0, 1)
+            ctx.report.setdefault("load_avg_after_section", {})[name] = round(os.getloadavg()[0], 2)
         eb = ctx.report.get("engine_batching")
         if ctx.report.get("batching_ratio") is None and eb:
             # Without the worker sweep (quick mode) the in-process engine's ratio stands in.
@@ -175,6 +177,12 @@ def _run(
             ctx.report["batching_method"] = "engine in-process (no Kafka)"
         elif ctx.report.get("batching_ratio") is not None:
             ctx.report["batching_method"] = "driftrec worker on the broker"
+        try:
+            ctx.report["capacity"] = scaleout.capacity(ctx.report)
+        except Exception as exc:  # a bug in the arithmetic must not lose the measured run
+            ctx.report["capacity"] = None
+            ctx.report["errors"]["capacity"] = f"{type(exc).__name__}: {exc}"
+        ctx.report["machine"]["load_avg_at_end"] = list(os.getloadavg())
         ctx.report["duration_s"] = round(time.monotonic() - ctx.started, 1)
         ctx.report["targets"] = rpt.check_targets(ctx.report)
         return ctx.report

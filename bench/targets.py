@@ -24,6 +24,8 @@ from bench.errors import BenchError, SectionSkipped
 from bench.events import encode_item
 from bench.kafkaio import create_topics, group_members, produce_all
 from bench.passthrough import PassthroughConfig, worker_env
+from bench.rawpassthrough import RawConfig
+from bench.rawpassthrough import worker_env as raw_env
 from bench.workers import WorkerProcess, python_module
 from ops.localkafka.launcher import free_port
 from streams.messages.records import ItemRecord
@@ -93,12 +95,14 @@ def wait_for_group(run: Run, workers: Sequence[WorkerProcess], timeout_s: float)
 
 
 class Passthrough:
-    """The bare Faust pass-through of :mod:`bench.passthrough`."""
+    """The bare Faust pass-through of :mod:`bench.passthrough`, batching like driftrec."""
 
     name = "bare"
 
-    def __init__(self, out_bytes: int) -> None:
+    def __init__(self, out_bytes: int, batch_max: int = 256, batch_wait_s: float = 0.05) -> None:
         self.out_bytes = out_bytes
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
 
     def prepare(self, run: Run) -> None:
         create_topics(run.bootstrap, [run.source, run.sink], run.partitions)
@@ -112,10 +116,50 @@ class Passthrough:
             partitions=run.partitions,
             out_bytes=self.out_bytes,
             datadir=str(run.workdir / f"worker-{index}"),
+            batch_max=self.batch_max,
+            batch_wait_s=self.batch_wait_s,
         )
         return WorkerProcess(
             python_module("bench.passthrough", "worker", "-l", LOGLEVEL, "--without-web"),
             env=worker_env(cfg),
+            log=run.workdir / f"worker-{index}.log",
+            cwd=run.workdir,
+        )
+
+    def wait_ready(self, run: Run, workers: Sequence[WorkerProcess], timeout_s: float) -> None:
+        wait_for_group(run, workers, timeout_s)
+
+    def parse_output(self, value: bytes) -> tuple[str, float]:
+        msg = json.loads(value)
+        return str(msg["event_id"]), float(msg["event_ts"])
+
+
+class RawPassthrough:
+    """The raw aiokafka pass-through of :mod:`bench.rawpassthrough` (no framework)."""
+
+    name = "raw"
+
+    def __init__(self, out_bytes: int, batch_max: int = 256, batch_wait_s: float = 0.05) -> None:
+        self.out_bytes = out_bytes
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+
+    def prepare(self, run: Run) -> None:
+        create_topics(run.bootstrap, [run.source, run.sink], run.partitions)
+
+    def start_worker(self, run: Run, index: int) -> WorkerProcess:
+        cfg = RawConfig(
+            group=run.run_id,
+            bootstrap=run.bootstrap,
+            source=run.source,
+            sink=run.sink,
+            out_bytes=self.out_bytes,
+            batch_max=self.batch_max,
+            batch_wait_s=self.batch_wait_s,
+        )
+        return WorkerProcess(
+            python_module("bench.rawpassthrough"),
+            env=raw_env(cfg),
             log=run.workdir / f"worker-{index}.log",
             cwd=run.workdir,
         )

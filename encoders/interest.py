@@ -4,7 +4,9 @@ Contract:
 
 * ``InterestLSTM.step(x (B, D), state (B, S)) -> (h (B, D), state (B, S))``: one event per user;
 * ``InterestLSTM.forward(x (B, T, D), state | None) -> (h (B, T, D), state (B, S))``: a sequence;
-  both run the same ``nn.LSTM`` weights, so stepping a sequence event by event gives the sequence
+* ``InterestLSTM.ragged(x (E, D), lengths (B,), state (B, S)) -> (h (E, D), state (B, S))``: each
+  user's new events (E = sum of lengths, user-major) continue that user's state in one packed call;
+  all run the same ``nn.LSTM`` weights, so stepping a sequence event by event gives the sequence
   forward's h (tested to 1e-5).
 * Long-term interest P_u after n events: running mean of h (``"mean"``: P = (1/n) Σ h_i) or an EMA
   with a half-life in events (``"ema"``); :func:`update_long_term` is the one-event form,
@@ -16,8 +18,11 @@ The packed state is ``[h | c]``: S = 2·D floats, the form a profile stores.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from encoders.config import ModelConfig
 
@@ -57,6 +62,29 @@ class InterestLSTM(nn.Module):
         """x (B, D), state (B, S) -> (h (B, D), new state (B, S))."""
         out, new_state = self.forward(x.unsqueeze(1), state)
         return out[:, 0], new_state
+
+    def ragged(
+        self, x: torch.Tensor, lengths: Sequence[int], state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (E, D): ``lengths[b]`` events of user b after those of user b-1; state (B, S) ->
+        (h (E, D) in the same order, each user's state after their last event (B, S)).
+
+        One LSTM call: the events are right-padded to (B, T, D) and packed, so padding never
+        enters a user's state (nn.LSTM returns each row's state at its own last real event).
+        """
+        if any(n < 1 for n in lengths) or sum(lengths) != x.shape[0]:
+            raise ValueError(f"lengths {list(lengths)[:8]} do not split {x.shape[0]} events")
+        if max(lengths, default=0) == 1:
+            return self.step(x, state)
+        lens = torch.tensor(list(lengths), dtype=torch.long)
+        real = torch.arange(int(lens.max())).unsqueeze(0) < lens.unsqueeze(1)  # (B, T)
+        real = real.to(x.device)
+        padded = x.new_zeros(len(lengths), real.shape[1], x.shape[1])  # (B, T, D)
+        padded[real] = x  # boolean indexing is row-major: user-major, like x
+        packed = pack_padded_sequence(padded, lens, batch_first=True, enforce_sorted=False)
+        out, (h, c) = self.lstm(packed, unpack_state(state))
+        out_padded, _ = pad_packed_sequence(out, batch_first=True, total_length=real.shape[1])
+        return out_padded[real], pack_state(h[0], c[0])
 
 
 def ema_decay(config: ModelConfig) -> float:

@@ -1,11 +1,13 @@
 """The driftrec network: item tower + event fusion + interest LSTM, in one module.
 
 Training runs :meth:`DriftRecModel.sequence` over padded histories; serving runs
-:meth:`DriftRecModel.step_events` one event per user. Both call the same fusion and LSTM code.
+:meth:`DriftRecModel.step_events` one event per user, or :meth:`DriftRecModel.step_ragged` each
+user's new events of a micro-batch in one call. Both call the same fusion and LSTM code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -120,3 +122,10 @@ class DriftRecModel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused inputs (B, D), packed states (B, S) -> (h (B, D), new state (B, S))."""
         return self.lstm.step(x, state)
+
+    def step_ragged(
+        self, x: torch.Tensor, lengths: Sequence[int], state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fused inputs (E, D), ``lengths[b]`` of them for user b (user-major), states (B, S) ->
+        (h (E, D), each user's state after their last event (B, S)): one LSTM call."""
+        return self.lstm.ragged(x, lengths, state)

@@ -7,6 +7,8 @@
     state = model.initial_state()                       # (S,) float32, S = 2·D
     states, h = model.step(states, events)              # (B, S) + one StepEvent per row
                                                         #   -> (B, S), (B, D)
+    states, h = model.step_sequences(states, per_user)  # (B, S) + each user's new events
+                                                        #   -> (B, S), (E, D) one LSTM call
     long = model.update_long_term(long, count, h)       # (B, D): running mean or EMA of h
     interest = model.served_interest(h, long, window, window_mask)
                                                         # (B, D); window (B, W, D): item vectors
@@ -22,8 +24,9 @@
 * Arrays in and out are numpy float32 on the host; the work runs on ``device`` (CUDA when present
   with device="auto"; the language model in fp16 there). Same inputs give the same outputs on CPU.
 * Free text of events (queries, comments) is encoded inside :meth:`ServingModel.step` in one batched
-  call and not cached (it is ephemeral and would grow the cache without bound); item texts are
-  cached persistently under ``cache_dir``.
+  call and not persisted (it is ephemeral and would grow the cache without bound), but kept in the
+  bounded in-memory LRU (``text_memory`` entries; the same searches recur); item texts are cached
+  persistently under ``cache_dir`` (and in the LRU).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from encoders.config import ModelConfig
 from encoders.fusion import item_features
 from encoders.interest import update_long_term
 from encoders.model import DriftRecModel
-from encoders.textcache import TextVectorCache
+from encoders.textcache import MemoryTextCache, TextVectorCache
 from encoders.textenc import TextEncoder, resolve_device
 from profiles.contracts import ItemEmbedding, StepEvent
 from streams.messages.records import ACTIONS, ItemRecord
@@ -56,6 +59,13 @@ def _tensor(a: npt.ArrayLike, dtype: npt.DTypeLike | None = None) -> torch.Tenso
     """A tensor owning a copy: inputs may be read-only views (np.frombuffer on stored profiles),
     which torch.from_numpy would share and warn about."""
     return torch.from_numpy(np.array(a, dtype=dtype, copy=True))
+
+
+def _shared(a: F32) -> torch.Tensor:
+    """A tensor over ``a``'s memory (writable C-contiguous float32), else over a copy."""
+    if a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable:
+        return torch.from_numpy(a)
+    return _tensor(a, np.float32)
 
 
 class ServingModel:
@@ -95,12 +105,15 @@ class ServingModel:
         cache_dir: Path | None = None,
         text_encoder: str | None = None,
         seed: int = 0,
+        text_memory: int = 0,
     ) -> ServingModel:
-        """A checkpoint folder from ``driftrec train``, or ``None`` for an untrained model."""
+        """A checkpoint folder from ``driftrec train``, or ``None`` for an untrained model;
+        ``text_memory`` text vectors are kept in an in-memory LRU (0: none)."""
         dev = resolve_device(device)
         cache = TextVectorCache(cache_dir) if cache_dir is not None else None
+        memory = MemoryTextCache(text_memory) if text_memory > 0 else None
         if model_dir is None:
-            encoder = TextEncoder(text_encoder, device=dev, cache=cache)
+            encoder = TextEncoder(text_encoder, device=dev, cache=cache, memory=memory)
             config = ModelConfig(text_dim=encoder.dim)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -125,7 +138,7 @@ class ServingModel:
         except RuntimeError as exc:
             raise CheckpointError(f"{model_dir}: weights do not fit the config ({exc})") from exc
         source = text_encoder if text_encoder is not None else ckpt.text_encoder.get("source")
-        encoder = TextEncoder(source, device=dev, cache=cache)
+        encoder = TextEncoder(source, device=dev, cache=cache, memory=memory)
         trained_id = ckpt.text_encoder.get("id")
         if trained_id and trained_id != encoder.encoder_id:
             log.warning(
@@ -144,15 +157,16 @@ class ServingModel:
     def text_cache_misses(self) -> int:
         return self.encoder.cache_misses
 
-    def encode_texts(self, texts: Sequence[str], *, cache: bool = True) -> F32:
-        """``(B, text_dim)`` L2-normalised text vectors (through the text cache if ``cache``)."""
-        if cache:
-            return self.encoder.encode(texts)
-        saved, self.encoder.cache = self.encoder.cache, None
+    def encode_texts(self, texts: Sequence[str], *, cache: bool = True, memory: bool = True) -> F32:
+        """``(B, text_dim)`` L2-normalised text vectors, through the in-memory LRU (if
+        ``memory``) and the persistent text cache (if ``cache``)."""
+        saved = self.encoder.memory
+        if not memory:
+            self.encoder.memory = None
         try:
-            return self.encoder.encode(texts)
+            return self.encoder.encode(texts, persist=cache)
         finally:
-            self.encoder.cache = saved
+            self.encoder.memory = saved
 
     def embed_items(self, items: Sequence[ItemRecord]) -> list[ItemEmbedding]:
         """Features and tower vectors for ``items``, batched; item texts from the cache first."""
@@ -175,9 +189,35 @@ class ServingModel:
         b = len(events)
         if states.shape != (b, self.state_dim):
             raise ValueError(f"states {states.shape} do not match ({b}, {self.state_dim})")
+        with torch.inference_mode():
+            x = self._fused(events)
+            h, new_states = self.net.step_events(x, _tensor(states, np.float32).to(self.device))
+        return new_states.float().cpu().numpy(), h.float().cpu().numpy()
+
+    def step_sequences(self, states: F32, events: Sequence[Sequence[StepEvent]]) -> tuple[F32, F32]:
+        """states (B, S), each user's new events in order (B users, at least one each) ->
+        (states after each user's last event (B, S), h of every event (E, D), user-major).
+
+        One fusion call and one LSTM call for the whole micro-batch; equal to stepping the
+        events round by round (tested to 1e-5)."""
+        b = len(events)
+        if states.shape != (b, self.state_dim):
+            raise ValueError(f"states {states.shape} do not match ({b}, {self.state_dim})")
+        lengths = [len(seq) for seq in events]
+        if any(n < 1 for n in lengths):
+            raise ValueError("every user needs at least one event")
+        with torch.inference_mode():
+            x = self._fused([e for seq in events for e in seq])  # (E, D)
+            state = _tensor(states, np.float32).to(self.device)
+            h, new_states = self.net.step_ragged(x, lengths, state)
+        return new_states.float().cpu().numpy(), h.float().cpu().numpy()
+
+    def _fused(self, events: Sequence[StepEvent]) -> torch.Tensor:
+        """The LSTM inputs (E, D) of ``events`` on the device (free texts encoded in one call)."""
         unknown = [e.action for e in events if e.action not in _ACTION_INDEX]
         if unknown:
             raise ValueError(f"unknown action {unknown[0]!r}; expected one of {ACTIONS}")
+        b = len(events)
         feats = np.zeros((b, self.feature_dim), dtype=np.float32)
         vecs = np.zeros((b, self.dim), dtype=np.float32)
         has_item = np.zeros(b, dtype=np.float32)
@@ -194,16 +234,13 @@ class ServingModel:
         dev = self.device
 
         def t(a: npt.NDArray[np.generic]) -> torch.Tensor:
-            return _tensor(a).to(dev)
+            return torch.from_numpy(a).to(dev)  # arrays made here: no copy needed
 
         actions = np.array([_ACTION_INDEX[e.action] for e in events], dtype=np.int64)
         gaps = np.array([max(e.gap_s, 0.0) for e in events], dtype=np.float32)
-        with torch.inference_mode():
-            x = self.net.fuse_rows(
-                t(feats), t(vecs), t(has_item), t(actions), t(gaps), t(text_vecs), t(has_text)
-            )
-            h, new_states = self.net.step_events(x, t(states.astype(np.float32)))
-        return new_states.float().cpu().numpy(), h.float().cpu().numpy()
+        return self.net.fuse_rows(
+            t(feats), t(vecs), t(has_item), t(actions), t(gaps), t(text_vecs), t(has_text)
+        )
 
     def update_long_term(self, long: F32, count: npt.NDArray[np.integer], h: F32) -> F32:
         """long (B, D), count (B,) events applied before this one, h (B, D) -> new long (B, D)."""
@@ -238,8 +275,11 @@ class ServingModel:
         return None if bonus is None else bonus.detach().float().cpu().numpy()
 
     def score(self, users: F32, items: F32) -> F32:
-        """users (B, D) x items (N, D) -> (B, N) inner products (on the device)."""
+        """users (B, D) x items (N, D) -> (B, N) inner products (on the device).
+
+        On the CPU the catalog matrix is used where it lies (no copy of the whole catalog per
+        call: it is read, never written); only a read-only or non-float32 one is copied."""
         with torch.inference_mode():
             u = _tensor(users, np.float32).to(self.device)
-            v = _tensor(items, np.float32).to(self.device)
-            return (u @ v.T).cpu().numpy()
+            v = _shared(items) if self.device.type == "cpu" else _tensor(items, np.float32)
+            return (u @ v.to(self.device).T).cpu().numpy()

@@ -1,4 +1,4 @@
-"""A persistent text-vector cache: sqlite, keyed by sha256(encoder id + text).
+"""Text-vector caches: persistent (sqlite, keyed by sha256(encoder id + text)) and in memory (LRU).
 
 A restarted worker (or a second training run) finds every item text it encoded before, so a catalog
 is encoded once per encoder, not once per process. Vectors are stored as float32 bytes.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -90,3 +91,44 @@ class TextVectorCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class MemoryTextCache:
+    """A bounded in-memory LRU of text vectors keyed by a hash of (encoder id, text), in front of
+    the persistent cache: repeated texts (an event's free text: the same searches come back all
+    the time) are never encoded twice while they stay among the ``capacity`` most recent ones.
+    Keys are 16-byte digests, so long texts cost no more memory than short ones."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self.hits = 0
+        self.misses = 0
+        self._vecs: OrderedDict[bytes, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(encoder_id: str, text: str) -> bytes:
+        data = encoder_id.encode() + b"\x00" + text.encode("utf-8")
+        return hashlib.blake2b(data, digest_size=16).digest()
+
+    def get(self, key: bytes) -> npt.NDArray[np.float32] | None:
+        with self._lock:
+            vec = self._vecs.get(key)
+            if vec is None:
+                self.misses += 1
+                return None
+            self._vecs.move_to_end(key)
+            self.hits += 1
+            return vec
+
+    def put(self, key: bytes, vec: npt.NDArray[np.float32]) -> None:
+        with self._lock:
+            self._vecs[key] = vec
+            self._vecs.move_to_end(key)
+            while len(self._vecs) > self.capacity:
+                self._vecs.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._vecs)

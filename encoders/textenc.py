@@ -7,7 +7,9 @@
   ``pooling="auto"`` tells them apart by the model type (see :func:`is_decoder_only`).
 * Device: "auto" = CUDA when present (the language model in fp16 there), else CPU.
 * With a :class:`~encoders.textcache.TextVectorCache`, texts are looked up by
-  sha256(encoder id + text) first and only the misses are encoded (``encode`` dedupes too).
+  sha256(encoder id + text) first and only the misses are encoded (``encode`` dedupes too); a
+  :class:`~encoders.textcache.MemoryTextCache` (bounded LRU) is asked before it, for texts that
+  are not persisted too (events' free text).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from encoders.textcache import TextVectorCache, text_key
+from encoders.textcache import MemoryTextCache, TextVectorCache, text_key
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class TextEncoder:
         max_length: int = 128,
         allow_download: bool = False,
         cache: TextVectorCache | None = None,
+        memory: MemoryTextCache | None = None,
     ) -> None:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -127,6 +130,7 @@ class TextEncoder:
         digest = _folder_digest(path) if path.is_dir() else "hub"
         self.encoder_id = f"{name}@{digest}/{self.pooling}/{max_length}"
         self.cache = cache
+        self.memory = memory
 
     @property
     def cache_hits(self) -> int:
@@ -136,24 +140,40 @@ class TextEncoder:
     def cache_misses(self) -> int:
         return self.cache.misses if self.cache is not None else 0
 
-    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """``(B, dim)`` L2-normalised vectors for ``texts`` (cache first, misses batched)."""
+    def encode(self, texts: Sequence[str], *, persist: bool = True) -> npt.NDArray[np.float32]:
+        """``(B, dim)`` L2-normalised vectors for ``texts``: the memory LRU first, then the
+        persistent cache (only when ``persist``), misses encoded in batches and stored in both."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         unique = list(dict.fromkeys(texts))
         vectors: dict[str, npt.NDArray[np.float32]] = {}
-        if self.cache is not None:
-            keys = [text_key(self.encoder_id, t) for t in unique]
-            for t, vec in zip(unique, self.cache.get_many(keys), strict=True):
+        mem = self.memory
+        mem_keys: dict[str, bytes] = {}
+        if mem is not None:
+            for t in unique:
+                mem_keys[t] = k = mem.key(self.encoder_id, t)
+                hit = mem.get(k)
+                if hit is not None:
+                    vectors[t] = hit
+        cache = self.cache if persist else None
+        if cache is not None:
+            asked = [t for t in unique if t not in vectors]
+            keys = [text_key(self.encoder_id, t) for t in asked]
+            for t, vec in zip(asked, cache.get_many(keys) if keys else [], strict=True):
                 if vec is not None and vec.shape == (self.dim,):
                     vectors[t] = vec
+                    if mem is not None:
+                        mem.put(mem_keys[t], vec)
         missing = [t for t in unique if t not in vectors]
         if missing:
             fresh = self._encode_uncached(missing)  # (M, dim)
             vectors.update(zip(missing, fresh, strict=True))
-            if self.cache is not None:
-                self.cache.put_many([text_key(self.encoder_id, t) for t in missing], fresh)
+            if cache is not None:
+                cache.put_many([text_key(self.encoder_id, t) for t in missing], fresh)
+            if mem is not None:
+                for t, vec in zip(missing, fresh, strict=True):
+                    mem.put(mem_keys[t], vec.copy())
         for i, t in enumerate(texts):
             out[i] = vectors[t]
         return out

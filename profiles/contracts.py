@@ -42,6 +42,9 @@ class InterestModel(Protocol):
     def step(
         self, states: np.ndarray, events: Sequence[StepEvent]
     ) -> tuple[np.ndarray, np.ndarray]: ...
+    def step_sequences(
+        self, states: np.ndarray, events: Sequence[Sequence[StepEvent]]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
     def update_long_term(
         self, long: np.ndarray, count: np.ndarray, h: np.ndarray
     ) -> np.ndarray: ...

@@ -1,12 +1,14 @@
 """The pure batch engine: a micro-batch of events + the users' profiles -> new profiles and lists.
 
-Users' events are applied in *rounds*: round r takes the r-th new event of every user in the batch,
-so each round is ONE batched ``model.step`` across users while each user's events stay in order.
-After every event the drift and the publish policy decide whether the user gets a new list; all
-lists of the batch are then retrieved with one batched matrix product. Redelivered events (offset
-at or below the profile's last applied offset for that partition, or an event id still in the
-recent window) are skipped, which makes state updates effectively-once under at-least-once
-delivery. The engine has no Kafka and no clock: equal inputs give equal outputs.
+The model state does not depend on the publish policy, so every user's new events of the batch go
+through the model in ONE call (``model.step_sequences``: one padded, packed LSTM call, each user
+continuing from their stored state), and the long-term and served interest of every event come
+batched too. Then, in *rounds* (round r: the r-th new event of every user, so each user's events
+stay in order), the drift and the publish policy decide after every event whether the user gets a
+new list; all lists of the batch are then retrieved with one batched matrix product. Redelivered
+events (offset at or below the profile's last applied offset for that partition, or an event id
+still in the recent window) are skipped, which makes state updates effectively-once under
+at-least-once delivery. The engine has no Kafka and no clock: equal inputs give equal outputs.
 """
 
 from __future__ import annotations
@@ -158,11 +160,8 @@ class Engine:
             if fresh:
                 profiles[user_id] = profile
                 result.profile_refs[user_id] = fresh[-1].ref
-        pending: list[tuple[UserProfile, Incoming, Trigger, float, Query]] = []
-        depth = max((len(q) for q in queues.values()), default=0)
-        for r in range(depth):
-            round_ = [(profiles[u], q[r]) for u, q in queues.items() if len(q) > r]
-            pending.extend(self._round(round_, result))
+        users = [(profile, queues[user_id]) for user_id, profile in profiles.items()]
+        pending = self._apply(users, result) if users else []
         for user_id, profile in profiles.items():
             result.profiles[user_id] = profile
         if pending:
@@ -198,75 +197,111 @@ class Engine:
             fresh.append(inc)
         return fresh
 
-    def _round(
-        self, round_: list[tuple[UserProfile, Incoming]], result: BatchResult
+    def _apply(
+        self, users: list[tuple[UserProfile, list[Incoming]]], result: BatchResult
     ) -> list[tuple[UserProfile, Incoming, Trigger, float, Query]]:
-        steps = []
-        for profile, inc in round_:
-            e = inc.event
-            item = None if e.item_id is None else self.index.payload(e.item_id)
-            steps.append(
-                StepEvent(action=e.action, gap_s=profile.gap_s(e.ts), item=item, text=e.text)
-            )
-        states = np.stack([p.state for p, _ in round_])  # (B, S)
+        """Every user's new events through the model in one call, then the policy event by event.
+
+        The model state does not depend on the policy, so h, the long-term interest and the
+        served interest of every event come first (batched over all events); the drift and the
+        publish decisions then go round by round (round r: the r-th new event of every user),
+        as each depends on the lists published before it.
+        """
+        seqs: list[list[StepEvent]] = []
+        for profile, incs in users:
+            prev = profile.last_ts
+            steps = []
+            for inc in incs:
+                e = inc.event
+                item = None if e.item_id is None else self.index.payload(e.item_id)
+                gap = 0.0 if prev is None else max(0.0, e.ts - prev)
+                steps.append(StepEvent(action=e.action, gap_s=gap, item=item, text=e.text))
+                prev = e.ts
+            seqs.append(steps)
+        lengths = [len(incs) for _, incs in users]
+        start = np.cumsum([0, *lengths[:-1]])  # (U,) row of each user's first event
+        depth = max(lengths)
+        rounds = [np.array([u for u, n in enumerate(lengths) if n > r]) for r in range(depth)]
         t0 = time.perf_counter()
-        new_states, h = self.model.step(states, steps)  # (B, S), (B, D)
-        long = np.stack([p.long_term for p, _ in round_])  # (B, D)
-        count = np.array([p.events_applied for p, _ in round_], dtype=np.int64)  # (B,)
-        long = self.model.update_long_term(long, count, h)  # (B, D)
+        states = np.stack([p.state for p, _ in users])  # (U, S)
+        new_states, h = self.model.step_sequences(states, seqs)  # (U, S), (E, D)
+        long = np.stack([p.long_term for p, _ in users])  # (U, D), running
+        count = np.array([p.events_applied for p, _ in users], dtype=np.int64)  # (U,)
+        long_all = np.empty_like(h)  # (E, D): long-term interest after each event
+        for r, rows in enumerate(rounds):
+            idx = start[rows] + r
+            long[rows] = self.model.update_long_term(long[rows], count[rows] + r, h[idx])
+            long_all[idx] = long[rows]
         if self.model.attention_window:
-            window, mask = self._window(round_)
-            interest = self.model.served_interest(h, long, window, mask)  # (B, D)
+            window, mask = self._windows(users, len(h))
+            interest = self.model.served_interest(h, long_all, window, mask)  # (E, D)
         else:
-            interest = self.model.served_interest(h, long)  # (B, D)
+            interest = self.model.served_interest(h, long_all)  # (E, D)
         result.step_seconds.append(time.perf_counter() - t0)
-        published = np.stack(
-            [interest[b] if p.published is None else p.published for b, (p, _) in enumerate(round_)]
-        )  # (B, D); no list yet: drift 0
-        drift = cosine_drift(interest, published)  # (B,)
         out = []
-        for b, (profile, inc) in enumerate(round_):
-            e = inc.event
-            had_list = profile.published is not None
-            profile.update(
-                Applied(
-                    event=RecentEvent(e.event_id, e.item_id, e.action, e.ts),
-                    source=inc.source,
-                    offset=inc.offset,
-                    state=new_states[b],
-                    long_term=long[b],
-                    interest=interest[b],
-                    drift=float(drift[b]),
+        for r, rows in enumerate(rounds):
+            idx = start[rows] + r
+            round_ = [users[u] for u in rows]
+            published = np.stack(
+                [
+                    interest[i] if p.published is None else p.published
+                    for i, (p, _) in zip(idx, round_, strict=True)
+                ]
+            )  # (B, D); no list yet: drift 0
+            drift = cosine_drift(interest[idx], published)  # (B,)
+            for b, (u, i) in enumerate(zip(rows, idx, strict=True)):
+                profile, incs = users[u]
+                inc = incs[r]
+                e = inc.event
+                had_list = profile.published is not None
+                profile.update(
+                    Applied(
+                        event=RecentEvent(e.event_id, e.item_id, e.action, e.ts),
+                        source=inc.source,
+                        offset=inc.offset,
+                        # The state after the user's last event of the batch: the states in
+                        # between are never read (the profile keeps the last one).
+                        state=new_states[u],
+                        long_term=long_all[i],
+                        interest=interest[i],
+                        drift=float(drift[b]),
+                    )
                 )
-            )
-            result.applied += 1
-            if had_list:
-                result.drifts.append(float(drift[b]))
-            trigger = decide(
-                self.policy,
-                has_list=had_list,
-                streak=profile.drift.streak,
-                events_since_list=profile.events_since_list,
-                ts=e.ts,
-                list_ts=profile.list_ts,
-            )
-            if trigger is not None:
-                out.append((profile, inc, trigger, float(drift[b]), self.query(profile)))
-                profile.mark_published(e.ts)
+                result.applied += 1
+                if had_list:
+                    result.drifts.append(float(drift[b]))
+                trigger = decide(
+                    self.policy,
+                    has_list=had_list,
+                    streak=profile.drift.streak,
+                    events_since_list=profile.events_since_list,
+                    ts=e.ts,
+                    list_ts=profile.list_ts,
+                )
+                if trigger is not None:
+                    out.append((profile, inc, trigger, float(drift[b]), self.query(profile)))
+                    profile.mark_published(e.ts)
         return out
 
-    def _window(self, round_: list[tuple[UserProfile, Incoming]]) -> tuple[np.ndarray, np.ndarray]:
-        """Item vectors of each user's last W events, this one first: (B, W, D), mask (B, W)."""
+    def _windows(
+        self, users: list[tuple[UserProfile, list[Incoming]]], n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Item vectors of the last W events at each of the ``n`` new events (user-major), that
+        event first: (n, W, D), mask (n, W)."""
         w = self.model.attention_window
-        window = np.zeros((len(round_), w, self.model.dim), dtype=np.float32)
-        mask = np.zeros((len(round_), w), dtype=bool)
-        for b, (profile, inc) in enumerate(round_):
-            ids = [inc.event.item_id, *(e.item_id for e in reversed(profile.recent))][:w]
-            for k, item_id in enumerate(ids):
-                vec = None if item_id is None else self.index.vector(item_id)
-                if vec is not None:
-                    window[b, k] = vec
-                    mask[b, k] = True
+        window = np.zeros((n, w, self.model.dim), dtype=np.float32)
+        mask = np.zeros((n, w), dtype=bool)
+        row = 0
+        for profile, incs in users:
+            history = [e.item_id for e in profile.recent]  # oldest first
+            for inc in incs:
+                history.append(inc.event.item_id)
+                for k, item_id in enumerate(reversed(history[-w:])):
+                    vec = None if item_id is None else self.index.vector(item_id)
+                    if vec is not None:
+                        window[row, k] = vec
+                        mask[row, k] = True
+                row += 1
         return window, mask
 
     def query(self, profile: UserProfile) -> Query:

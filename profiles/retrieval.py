@@ -152,20 +152,22 @@ class ItemIndex(Generic[P]):
             scores[b, rows] = -np.inf
         kk = min(k, n)
         part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]  # (B, kk) unordered
-        out: list[list[Scored]] = []
-        for b, q in enumerate(queries):
-            row = scores[b]
-            if q.maybe_exclude is None:
-                cand = self._ranked(row, part[b])
-            else:
-                cand = self._ranked_filtered(row, k, q.maybe_exclude)
-            out.append(self._explain(cand, q))
-        return out
+        listed = [
+            self._ranked(scores[b], part[b])
+            if q.maybe_exclude is None
+            else self._ranked_filtered(scores[b], k, q.maybe_exclude)
+            for b, q in enumerate(queries)
+        ]
+        return self._explain(listed, queries)
 
-    def _ranked(self, row: np.ndarray, rows: Iterable[int]) -> list[tuple[float, str]]:
+    def _ranked(self, row: np.ndarray, rows: np.ndarray) -> list[tuple[float, str]]:
         """(score, id) of ``rows`` with finite scores, best first, ties broken by item id (equal
         inputs give identical lists)."""
-        cand = [(float(row[r]), self._ids[r]) for r in rows if np.isfinite(row[r])]
+        ix = np.asarray(rows, dtype=np.int64)
+        vals = row[ix]
+        ok = np.isfinite(vals)
+        ids = self._ids
+        cand = [(v, ids[r]) for v, r in zip(vals[ok].tolist(), ix[ok].tolist(), strict=True)]
         cand.sort(key=lambda t: (-t[0], t[1]))
         return cand
 
@@ -186,21 +188,40 @@ class ItemIndex(Generic[P]):
                 return kept[:k]
             take = min(n, 4 * take)
 
-    def _explain(self, listed: list[tuple[float, str]], q: Query) -> list[Scored]:
-        recent = [(e, i, a) for e, i, a in q.recent if i in self._row]
-        if not listed or not recent:
-            return [Scored(item_id=i, score=s, because=None) for s, i in listed]
-        rec = self._matrix[[self._row[i] for _, i, _ in recent]]  # (W, D)
-        lst = self._matrix[[self._row[i] for _, i in listed]]  # (K, D)
-        rec_n = rec / np.maximum(np.linalg.norm(rec, axis=1, keepdims=True), 1e-12)
-        lst_n = lst / np.maximum(np.linalg.norm(lst, axis=1, keepdims=True), 1e-12)
-        sims = lst_n @ rec_n.T  # (K, W)
+    def _explain(
+        self, lists: list[list[tuple[float, str]]], queries: Sequence[Query]
+    ) -> list[list[Scored]]:
+        """Each listed item with the recent event whose item is closest (cosine), for all queries
+        at once: (Q, K, D) listed rows against (Q, W, D) recent rows in one product."""
+        row_of = self._row
+        recents = [[(e, i, a) for e, i, a in q.recent if i in row_of] for q in queries]
+        out = [[Scored(item_id=i, score=s, because=None) for s, i in listed] for listed in lists]
+        need = [b for b, listed in enumerate(lists) if listed and recents[b]]
+        if not need:
+            return out
+        k = max(len(lists[b]) for b in need)
+        w = max(len(recents[b]) for b in need)
+        lst_ix = np.zeros((len(need), k), dtype=np.int64)
+        rec_ix = np.zeros((len(need), w), dtype=np.int64)
+        valid = np.zeros((len(need), w), dtype=bool)
+        for j, b in enumerate(need):
+            lst_ix[j, : len(lists[b])] = [row_of[i] for _, i in lists[b]]
+            rec_ix[j, : len(recents[b])] = [row_of[i] for _, i, _ in recents[b]]
+            valid[j, : len(recents[b])] = True
+        lst, rec = self._matrix[lst_ix], self._matrix[rec_ix]  # (Q, K, D), (Q, W, D)
+        lst = lst / np.maximum(np.linalg.norm(lst, axis=-1, keepdims=True), 1e-12)
+        rec = rec / np.maximum(np.linalg.norm(rec, axis=-1, keepdims=True), 1e-12)
+        sims = np.einsum("qkd,qwd->qkw", lst, rec)  # (Q, K, W)
+        sims[~np.broadcast_to(valid[:, None, :], sims.shape)] = -np.inf
         # Among equally close events prefer the most recent one (argmax over reversed columns).
-        best = len(recent) - 1 - np.argmax(sims[:, ::-1], axis=1)  # (K,)
-        return [
-            Scored(item_id=i, score=s, because=Because(*recent[int(w)]))
-            for (s, i), w in zip(listed, best, strict=True)
-        ]
+        best = (w - 1 - np.argmax(sims[:, :, ::-1], axis=2)).tolist()  # (Q, K)
+        for j, b in enumerate(need):
+            recent = recents[b]
+            out[b] = [
+                Scored(item_id=i, score=s, because=Because(*recent[wi]))
+                for (s, i), wi in zip(lists[b], best[j], strict=False)
+            ]
+        return out
 
 
 def items_from(pairs: Iterable[tuple[str, np.ndarray]], dim: int) -> ItemIndex[None]:

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         description="CPU threads for the model thread (1: OpenMP spinning on a busy machine makes "
         "small LSTM steps 10-20x slower with more).",
     )
+    text_memory_cache: int = Field(
+        default=4096,
+        ge=0,
+        le=1_000_000,
+        description="Text vectors kept in memory (LRU keyed by a hash of the text, in front of "
+        "the on-disk cache; events' free text included): a repeated search is not encoded again. "
+        "About 1.5 KiB each with the packaged encoder; 0: off.",
+    )
     batch_max: int = Field(default=256, ge=1, le=65_536, description="Events per micro-batch.")
     batch_wait_s: float = Field(
         default=0.05, gt=0, description="Longest wait to fill a micro-batch (seconds)."

@@ -37,6 +37,7 @@ class FakeModel:
         self.text_cache_hits = 0
         self.text_cache_misses = 0
         self.steps = 0
+        self.sequence_calls = 0
 
     def embed_items(self, items: Sequence[ItemRecord]) -> list[ItemEmbedding]:
         out = []
@@ -62,6 +63,21 @@ class FakeModel:
         out[:, :D] = h
         out[:, D:] += 1.0  # "c": counts steps, so states differ from h
         return out, h
+
+    def step_sequences(
+        self, states: np.ndarray, events: Sequence[Sequence[StepEvent]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Round by round through :meth:`step` (so overrides of ``step`` see every event)."""
+        self.sequence_calls += 1
+        states = states.copy()
+        h_rows: dict[tuple[int, int], np.ndarray] = {}
+        for r in range(max((len(seq) for seq in events), default=0)):
+            rows = [u for u, seq in enumerate(events) if len(seq) > r]
+            states[rows], h = self.step(states[rows], [events[u][r] for u in rows])
+            for b, u in enumerate(rows):
+                h_rows[(u, r)] = h[b]
+        flat = [h_rows[(u, r)] for u, seq in enumerate(events) for r in range(len(seq))]
+        return states, np.stack(flat).astype(np.float32)
 
     def update_long_term(self, long: np.ndarray, count: np.ndarray, h: np.ndarray) -> np.ndarray:
         n = count.astype(np.float32)[:, None]  # (B, 1)

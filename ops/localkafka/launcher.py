@@ -45,9 +45,13 @@ def _require(tool: str, hint: str) -> str:
     return path
 
 
-def fetch_jars(kafka_dir: Path, *, quiet: bool = True) -> Path:
-    """Resolve the broker jars with Maven into a cache keyed by the pom; return the libs dir."""
-    pom = OPS_KAFKA / "pom.xml"
+def fetch_jars(kafka_dir: Path, *, quiet: bool = True, pom: Path | None = None) -> Path:
+    """Resolve the broker jars with Maven into a cache keyed by the pom; return the libs dir.
+
+    ``pom`` defaults to the broker's ``pom.xml``; the benchmark passes ``tools-pom.xml`` for
+    Kafka's performance tools, which resolve into their own folder.
+    """
+    pom = pom or OPS_KAFKA / "pom.xml"
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
     libs = kafka_dir / f"jars-{digest}" / "libs"
     marker = libs.parent / ".complete"

@@ -13,8 +13,9 @@ from streams.cli.options import make_settings
 
 SECTION_HELP = (
     "Run only these sections (repeatable): incremental, encoder, catalog, retrieval, storage, "
-    "engine, throughput, latency, batching, scale_out, worker_storage (the last three: full "
-    "mode only by default)."
+    "engine, throughput (driftrec, the bare Faust and raw aiokafka pass-throughs and Kafka's "
+    "perf tools), latency, batching, scale_out (1, 2 and 3 workers), worker_storage (the last "
+    "three: full mode only by default)."
 )
 
 
@@ -64,9 +65,11 @@ def bench(
     py_spy: str | None,
     bootstrap_servers: str | None,
 ) -> None:
-    """Measure driftrec against a bare Faust pass-through on the real broker.
+    """Measure driftrec against Kafka's own perf tools, a raw aiokafka and a bare Faust
+    pass-through on the real broker, rounds alternating.
 
-    Figures are medians of repeated runs; progress goes to stderr, the table to stdout.
+    Figures are medians of repeated runs with their spread; a target is met only when every run
+    meets it. Progress goes to stderr, the table to stdout.
     """
     from bench import resultdoc as report
     from bench.config import FULL, QUICK

@@ -45,6 +45,7 @@ def load_model(settings: Settings) -> ServingModel:
         device=settings.device,
         cache_dir=settings.cache_dir,
         text_encoder=settings.text_encoder,
+        text_memory=settings.text_memory_cache,
     )
 
 

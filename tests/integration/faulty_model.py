@@ -1,7 +1,7 @@
 """A serving model that fails on purpose, for fault-injection tests on a real worker.
 
 Selected with ``DRIFTREC_MODEL_LOADER=tests.integration.faulty_model:load``: the worker's own model
-(:func:`streams.runtime.load_model`), whose ``step`` fails on marked items:
+(:func:`streams.runtime.load_model`), whose ``step`` and ``step_sequences`` fail on marked items:
 
 * ``poison-*``: raises ``ValueError`` every time (a processing error: dead-lettered);
 * ``flaky-*``: raises :class:`~streams.errors.TransientError` the first ``FLAKY_TIMES`` times per
@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 from encoders.serving import ItemEmbedding, ServingModel, StepEvent
 from streams.errors import TransientError
@@ -40,24 +43,34 @@ _flaky_seen: Counter[str] = Counter()
 
 class FaultyModel(ServingModel):
     def step(self, states, events: Sequence[StepEvent]):  # type: ignore[no-untyped-def]
-        for e in events:
-            item = "" if e.item is None else e.item.item_id
-            if item.startswith("poison-"):
-                raise ValueError(f"injected failure on {item}")
-            if item.startswith("crash-"):
-                raise AgentKilled(f"injected agent death on {item}")
-            if item.startswith("stall-"):
-                raise TransientError(f"injected stall on {item}")
-            if item.startswith("flaky-") and _flaky_seen[item] < FLAKY_TIMES:
-                _flaky_seen[item] += 1
-                raise TransientError(f"injected transient failure on {item}")
+        _inject(events)
         return super().step(states, events)
+
+    def step_sequences(
+        self, states: npt.NDArray[np.float32], events: Sequence[Sequence[StepEvent]]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        _inject([e for seq in events for e in seq])
+        return super().step_sequences(states, events)
 
     def embed_items(self, items: Sequence[ItemRecord]) -> list[ItemEmbedding]:
         for item in items:
             if item.title == "embed-poison":
                 raise ValueError(f"injected embedding failure on {item.item_id}")
         return super().embed_items(items)
+
+
+def _inject(events: Sequence[StepEvent]) -> None:
+    for e in events:
+        item = "" if e.item is None else e.item.item_id
+        if item.startswith("poison-"):
+            raise ValueError(f"injected failure on {item}")
+        if item.startswith("crash-"):
+            raise AgentKilled(f"injected agent death on {item}")
+        if item.startswith("stall-"):
+            raise TransientError(f"injected stall on {item}")
+        if item.startswith("flaky-") and _flaky_seen[item] < FLAKY_TIMES:
+            _flaky_seen[item] += 1
+            raise TransientError(f"injected transient failure on {item}")
 
 
 def load(settings: Settings) -> ServingModel:

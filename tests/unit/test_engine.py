@@ -158,12 +158,13 @@ def test_item_less_search_and_on_demand_list() -> None:
     assert rec.to_json(published_ts=1.0)["event_id"] == "u-e0"
 
 
-def test_rounds_batch_users_together() -> None:
+def test_one_model_call_per_micro_batch() -> None:
     model = FakeModel()
     engine = make_engine(model)
     events = [ev(i, u, f"tea-{i}") for i in range(3) for u in ("a", "b", "c", "d")]
     engine.process(incoming(events), {})
-    assert model.steps == 3  # one batched step per round, not one per event
+    assert model.sequence_calls == 1  # one model call per micro-batch
+    assert model.steps == 3  # the fake steps round by round: one batched step per round
 
 
 @pytest.mark.parametrize("bad_k", [0])

@@ -68,3 +68,34 @@ def test_empty_index_and_k_zero() -> None:
     q = Query(np.ones(4, np.float32), frozenset(), ())
     assert empty.top_k([q], k=5) == [[]]
     assert _index().top_k([q], k=0) == [[]]
+
+
+def test_because_batched_equals_one_query_at_a_time() -> None:
+    rng = np.random.default_rng(4)
+    index = items_from([(f"i{j}", rng.standard_normal(8).astype(np.float32)) for j in range(60)], 8)
+    queries = []
+    for b in range(25):
+        recent = tuple(
+            (f"e{b}-{t}", f"i{rng.integers(0, 70)}", "view")  # i60..i69 are not in the index
+            for t in range(int(rng.integers(0, 9)))
+        )
+        queries.append(Query(rng.standard_normal(8).astype(np.float32), frozenset(), recent))
+    lists = index.top_k(queries, k=6)
+    for q, listed in zip(queries, lists, strict=True):
+        alone = index.top_k([q], k=6)[0]  # batching changes nothing (scores: BLAS rounding)
+        assert [(s.item_id, s.because) for s in listed] == [(s.item_id, s.because) for s in alone]
+        assert [s.score for s in listed] == pytest.approx([s.score for s in alone], abs=1e-5)
+        known = [r for r in q.recent if r[1] in index]
+        for s in listed:
+            if not known:
+                assert s.because is None
+                continue
+            v = index.vector(s.item_id)
+            assert v is not None
+            sims = [
+                float(v @ index.vector(i) / np.linalg.norm(v) / np.linalg.norm(index.vector(i)))  # type: ignore[operator, arg-type]
+                for _, i, _ in known
+            ]
+            top = max(sims)
+            latest = max(t for t, x in enumerate(sims) if x >= top - 1e-6)
+            assert s.because is not None and s.because.event_id == known[latest][0]

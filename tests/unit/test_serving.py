@@ -214,3 +214,27 @@ def test_engine_window_read_out_matches_the_sequence_forward(bert_dir: Path) -> 
     query = engine.query(stored)
     bonus = net.readout.repeat.detach().numpy()  # type: ignore[union-attr]
     assert query.boost == pytest.approx({"i0": float(bonus[0]), "i3": float(bonus[1])})
+
+
+def test_score_reads_the_catalog_matrix_in_place(saved: tuple[Path, DriftRecModel]) -> None:
+    model = ServingModel.load(saved[0], device="cpu")
+    items = np.random.default_rng(0).standard_normal((50, model.dim)).astype(np.float32)
+    users = np.random.default_rng(1).standard_normal((3, model.dim)).astype(np.float32)
+    seen: list[int] = []
+    real = torch.from_numpy
+
+    def spy(a: np.ndarray) -> torch.Tensor:
+        t = real(a)
+        seen.append(t.data_ptr())
+        return t
+
+    torch_from_numpy, torch.from_numpy = torch.from_numpy, spy  # type: ignore[assignment]
+    try:
+        got = model.score(users, items[:40])
+    finally:
+        torch.from_numpy = torch_from_numpy
+    assert items.ctypes.data in seen  # the catalog's own memory, not a copy
+    np.testing.assert_allclose(got, users @ items[:40].T, rtol=1e-5, atol=1e-5)
+    frozen = items.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_allclose(model.score(users, frozen), users @ items.T, rtol=1e-5, atol=1e-5)

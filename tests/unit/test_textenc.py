@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from encoders.textcache import TextVectorCache
+from encoders.textcache import MemoryTextCache, TextVectorCache
 from encoders.textenc import TextEncoder, TextEncoderError, is_decoder_only
 from tests.unit.tinylm import build_tiny_model
 
@@ -94,3 +94,36 @@ def test_cache_is_keyed_by_encoder(bert_dir: Path, gpt2_dir: Path, tmp_path: Pat
     other = TextEncoder(gpt2_dir, device="cpu", cache=cache)
     other.encode(TEXTS[:1])
     assert cache.misses == 2 and len(cache) == 2
+
+
+def test_memory_lru_serves_repeats_without_encoding(bert_dir: Path, tmp_path: Path) -> None:
+    disk = TextVectorCache(tmp_path)
+    try:
+        enc = TextEncoder(bert_dir, device="cpu", cache=disk, memory=MemoryTextCache(2))
+        plain = TextEncoder(bert_dir, device="cpu")
+        want = plain.encode(TEXTS)
+        calls: list[int] = []
+        encode = enc._encode_uncached
+
+        def counting(texts: list[str]) -> np.ndarray:
+            calls.append(len(texts))
+            return encode(texts)
+
+        enc._encode_uncached = counting  # type: ignore[method-assign]
+        # Free text (not persisted): encoded once, then served from memory, never written to disk.
+        np.testing.assert_allclose(enc.encode(TEXTS[:2], persist=False), want[:2], atol=1e-6)
+        np.testing.assert_allclose(enc.encode(TEXTS[:2], persist=False), want[:2], atol=1e-6)
+        assert calls == [2] and len(disk) == 0
+        assert enc.memory is not None and (enc.memory.hits, enc.memory.misses) == (2, 2)
+        # A third text evicts the least recently used one ("red heart light holder").
+        enc.encode([TEXTS[1], TEXTS[3]], persist=False)
+        assert calls == [2, 1] and len(enc.memory) == 2
+        np.testing.assert_allclose(enc.encode(TEXTS, persist=False), want, atol=1e-6)
+        assert calls == [2, 1, 1]
+        # Persisted texts go to both; the disk is asked only for what memory lacks.
+        enc.encode(["blue tea mug", "garden party cake"])
+        assert len(disk) == 2 and calls == [2, 1, 1, 2] and disk.hits == 0
+    finally:
+        disk.close()
+    with pytest.raises(ValueError, match="capacity"):
+        MemoryTextCache(0)

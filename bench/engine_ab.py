@@ -1,0 +1,131 @@
+"""The engine alone, two source trees side by side in one run: ``Engine.process`` events/s.
+
+Each run is a fresh process with ``PYTHONPATH`` set to one tree (e.g. a checkout of main and the
+working tree), one torch thread, the bench's synthetic traffic (``bench.events.make_events``:
+bursty users, searches and comments with free text) and the untrained serving model with the
+packaged text encoder, as in the suite's ``engine`` section. Runs alternate between the trees, so
+a machine whose load changes affects both alike; every run is kept, with the load average.
+
+    python -m bench.engine_ab --tree before=/tmp/main --tree after=. --out engine-ab.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+import numpy as np
+
+RUNNER = r"""
+import json, sys, tempfile, time
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from bench.events import make_events, make_items
+from encoders.serving import ServingModel
+from profiles.engine import Engine, Incoming
+from profiles.policy import PolicyConfig
+from profiles.retrieval import ItemIndex
+from streams.messages.records import parse_event
+size, n, users, items = (int(a) for a in sys.argv[1:5])
+kw = {"text_memory": 4096} if "text_memory" in ServingModel.load.__code__.co_varnames else {}
+model = ServingModel.load(None, device="cpu", cache_dir=Path(tempfile.mkdtemp()), **kw)
+index = ItemIndex(model.dim)
+for emb in model.embed_items(make_items(items, seed=0)):
+    index.upsert(emb.item_id, emb.vec, emb)
+engine = Engine(model, index, PolicyConfig(refresh_events=1))
+events = list(make_events(n, users, items, seed=0, start_ts=1.8e9))
+def once():
+    stored = {}
+    t0 = time.perf_counter()
+    for start in range(0, n, size):
+        chunk = events[start : start + size]
+        batch = [Incoming(parse_event(e.to_json()), "events:0", start + k, k)
+                 for k, e in enumerate(chunk)]
+        result = engine.process(batch, {e.user_id: stored.get(e.user_id) for e in chunk})
+        stored.update(result.profiles)
+    return n / (time.perf_counter() - t0)
+once()  # warm-up (first texts encoded, caches filled)
+print(json.dumps({"events_per_s": once()}))
+"""
+
+
+def _run(tree: Path, args: list[str]) -> float:
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONWARNINGS": "ignore"}
+    with tempfile.TemporaryDirectory() as cwd:
+        out = subprocess.run(
+            [sys.executable, "-c", RUNNER, *args],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if out.returncode != 0:
+        raise click.ClickException(f"{tree}: engine run failed: {out.stderr.strip()[-400:]}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["events_per_s"])
+
+
+@click.command()
+@click.option("--tree", "trees", multiple=True, required=True, help="NAME=PATH (repeatable).")
+@click.option("--batch", default=256, show_default=True)
+@click.option("--events", default=2000, show_default=True)
+@click.option("--users", default=500, show_default=True)
+@click.option("--items", default=256, show_default=True)
+@click.option("--repeats", default=5, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None)
+def main(
+    trees: tuple[str, ...],
+    batch: int,
+    events: int,
+    users: int,
+    items: int,
+    repeats: int,
+    out: Path | None,
+) -> None:
+    named = [t.split("=", 1) for t in trees]
+    if any(len(t) != 2 for t in named):
+        raise click.UsageError("--tree takes NAME=PATH")
+    args = [str(a) for a in (batch, events, users, items)]
+    runs: dict[str, list[float]] = {name: [] for name, _ in named}
+    loads = []
+    for r in range(repeats):
+        for name, path in named if r % 2 == 0 else named[::-1]:
+            runs[name].append(_run(Path(path).resolve(), args))
+            loads.append(os.getloadavg()[0])
+            click.echo(f"run {r + 1}/{repeats} {name}: {runs[name][-1]:,.0f} events/s")
+    summary = {
+        name: {
+            "runs": v,
+            "min": min(v),
+            "median": float(np.median(v)),
+            "max": max(v),
+        }
+        for name, v in runs.items()
+    }
+    result: dict[str, object] = {
+        "command": "python -m bench.engine_ab " + " ".join(sys.argv[1:]),
+        "batch": batch,
+        "events": events,
+        "users": users,
+        "items": items,
+        "torch_threads": 1,
+        "cpus": os.cpu_count(),
+        "load_average_1m_per_run": loads,
+        "events_per_s": summary,
+    }
+    if len(named) == 2:
+        a, b = (float(np.median(runs[name])) for name, _ in named)
+        result[f"median_{named[1][0]}_vs_{named[0][0]}"] = b / a
+    click.echo(json.dumps(result, indent=2))
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
