@@ -320,9 +320,11 @@ class Engine:
                     boost[item_id] = float(bonus[k])
         return Query(profile.get().copy(), exclude, recent, maybe, boost)
 
-    def recommend(self, profile: UserProfile) -> RecList:
-        """An on-demand list (trigger ``request``); the profile is not changed."""
-        items = self.index.top_k([self.query(profile)], self.top_k, score=self.model.score)[0]
+    def recommend(self, profile: UserProfile, k: int | None = None) -> RecList:
+        """An on-demand list (trigger ``request``) of ``k`` items (default ``top_k``); the
+        profile is not changed."""
+        n = self.top_k if k is None else k
+        items = self.index.top_k([self.query(profile)], n, score=self.model.score)[0]
         drift = 0.0
         if profile.published is not None:
             drift = float(cosine_drift(profile.get()[None], profile.published[None])[0])

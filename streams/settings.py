@@ -5,7 +5,9 @@ Everything else receives values from here as arguments; nothing else reads the e
 
 from __future__ import annotations
 
+import calendar
 import ssl
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +16,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from profiles.policy import PolicyConfig
+from streams.messages.records import TimeRule
 
 #: Repository root; ops/ (broker pom, Prometheus and Grafana files) is found relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +87,24 @@ class Settings(BaseSettings):
     )
     max_message_bytes: int = Field(
         default=65_536, ge=1024, description="Larger messages are dead-lettered as too_large."
+    )
+    ts_unit: Literal["auto", "s", "ms"] = Field(
+        default="auto",
+        description=(
+            "How a numeric event ts is read: s (epoch seconds), ms (epoch milliseconds) or auto "
+            "(the reading that lies in the accepted range; refused as ambiguous when both do, "
+            "possible only with DRIFTREC_TS_MIN before 1970-02-17). Read by the worker, the "
+            "trainer, produce, train, eval and data import (docs/contracts.md#timestamps)."
+        ),
+    )
+    ts_min: date = Field(
+        default=date(2000, 1, 1),
+        ge=date(1900, 1, 1),
+        lt=date(2100, 1, 1),
+        description=(
+            "Earliest accepted event time (a UTC day); earlier events are bad_timestamp. Set it "
+            "before 2000 to keep historical dates (data import then shifts none)."
+        ),
     )
 
     # --- The worker (Faust app) ---
@@ -224,6 +245,12 @@ class Settings(BaseSettings):
         "held in memory until their user's next event (about 7 KiB each); the others are "
         "rebuilt lazily on their user's next event.",
     )
+    text_cache_dir: Path | None = Field(
+        default=None,
+        description="The persistent text-vector cache (item text -> vector, per encoder), one "
+        "folder shared by driftrec train, eval, the trainer and the workers; unset: "
+        "$DRIFTREC_HOME/cache.",
+    )
     watch_registry: bool = Field(
         default=True, description="Workers follow the registry topic and hot-swap models."
     )
@@ -244,8 +271,13 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        """Persistent text-vector cache shared by workers on this machine."""
-        return self.home / "cache"
+        """The text-vector cache folder shared by train, eval, the trainer and the workers."""
+        return self.text_cache_dir or self.home / "cache"
+
+    @property
+    def times(self) -> TimeRule:
+        """How event timestamps are read (DRIFTREC_TS_UNIT, DRIFTREC_TS_MIN)."""
+        return TimeRule(self.ts_unit, float(calendar.timegm(self.ts_min.timetuple())))
 
     def dlq_topic(self, topic: str) -> str:
         return f"{topic}{self.dlq_suffix}"

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from streams.messages.records import (
+    DEFAULT_TIMES,
     BehaviourEvent,
     ItemRecord,
     RecordError,
+    TimeRule,
     loads_json,
     parse_event,
     parse_item,
@@ -71,13 +73,15 @@ def read_items(path: Path) -> list[ItemRecord]:
     return list(items.values())
 
 
-def read_events(path: Path, known_items: set[str] | None = None) -> list[BehaviourEvent]:
-    """Read and validate ``events.jsonl``, sorted by ts (stable). Unknown item ids are errors
-    when ``known_items`` is given."""
+def read_events(
+    path: Path, known_items: set[str] | None = None, times: TimeRule = DEFAULT_TIMES
+) -> list[BehaviourEvent]:
+    """Read and validate ``events.jsonl`` (``ts`` read by ``times``), sorted by ts (stable).
+    Unknown item ids are errors when ``known_items`` is given."""
     events: list[BehaviourEvent] = []
     for lineno, obj in _lines(path):
         try:
-            event = parse_event(obj)
+            event = parse_event(obj, times)
         except RecordError as exc:
             raise DataFolderError(f"{path}:{lineno}: {exc}") from exc
         if (
@@ -91,10 +95,10 @@ def read_events(path: Path, known_items: set[str] | None = None) -> list[Behavio
     return events
 
 
-def read_folder(folder: Path) -> DataFolder:
+def read_folder(folder: Path, times: TimeRule = DEFAULT_TIMES) -> DataFolder:
     """Read a data folder, checking every event's item against the catalog."""
     items = read_items(folder / ITEMS_FILE)
-    events = read_events(folder / EVENTS_FILE, known_items={i.item_id for i in items})
+    events = read_events(folder / EVENTS_FILE, {i.item_id for i in items}, times)
     return DataFolder(items=items, events=events)
 
 

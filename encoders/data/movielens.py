@@ -23,10 +23,11 @@ from tqdm import tqdm
 
 from encoders.data.summary import DataImportError, ImportReport
 from streams.messages.records import (
-    MIN_TS,
+    DEFAULT_TIMES,
     BehaviourEvent,
     ItemRecord,
     RecordError,
+    TimeRule,
     parse_event,
     parse_item,
 )
@@ -134,8 +135,14 @@ def _ratings(path: Path, layout: str) -> Iterator[Rating | None]:
                 yield None
 
 
-def import_movielens(folder: Path) -> tuple[list[ItemRecord], list[BehaviourEvent], ImportReport]:
-    """Read a MovieLens folder (layout detected from its file names): items, events, report."""
+def import_movielens(
+    folder: Path, times: TimeRule = DEFAULT_TIMES
+) -> tuple[list[ItemRecord], list[BehaviourEvent], ImportReport]:
+    """Read a MovieLens folder (layout detected from its file names): items, events, report.
+
+    Ratings before ``times.min_ts`` (DRIFTREC_TS_MIN, 2000-01-01 by default) move forward by
+    whole weeks, so all of them are accepted; with an earlier DRIFTREC_TS_MIN they keep their
+    dates. MovieLens timestamps are epoch seconds whatever DRIFTREC_TS_UNIT says."""
     if not folder.is_dir():
         raise DataImportError(f"{folder} is not a folder (give the unpacked MovieLens folder)")
     report = ImportReport(source=f"MovieLens: {folder.name}")
@@ -157,17 +164,20 @@ def import_movielens(folder: Path) -> tuple[list[ItemRecord], list[BehaviourEven
             seen.add((row[0], row[1]))
             kept.append(row)
     shift = 0.0
-    if kept and min(r[3] for r in kept) < MIN_TS:
-        shift = math.ceil((MIN_TS - min(r[3] for r in kept)) / WEEK_S) * WEEK_S
+    low = times.min_ts
+    if kept and min(r[3] for r in kept) < low:
+        shift = math.ceil((low - min(r[3] for r in kept)) / WEEK_S) * WEEK_S
         report.notes.append(
-            f"timestamps shifted by +{shift / WEEK_S:.0f} weeks: the event contract starts at 2000"
+            f"timestamps shifted by +{shift / WEEK_S:.0f} weeks: events start at {times.since} "
+            "(DRIFTREC_TS_MIN)"
         )
+    seconds = TimeRule("s", low)
     events: list[BehaviourEvent] = []
     for user, movie, rating, ts in kept:
         raw = {"event_id": f"{user}-{movie}", "user_id": user, "ts": ts + shift,
                "action": "rate", "item_id": movie, "value": rating}  # fmt: skip
         try:
-            events.append(parse_event(raw))
+            events.append(parse_event(raw, seconds))
         except RecordError as exc:
             report.drop(f"invalid_{exc.reason}")
     events.sort(key=lambda e: e.ts)  # stable: equal timestamps keep file order

@@ -21,6 +21,7 @@ from encoders.evaluation.offline import PROTOCOLS, evaluate_offline
 from encoders.evaluation.ranking import DEFAULT_KS
 from encoders.evaluation.simple import CoocKNN, RepeatRecency
 from encoders.evaluation.stream import ADAPT_SHARE, ADAPT_TOP, replay_stream
+from streams.messages.records import DEFAULT_TIMES, TimeRule
 
 ALL_MODELS: tuple[str, ...] = (
     "pop",
@@ -52,6 +53,8 @@ class EvalOptions:
     device: str = "auto"
     cache_dir: Path | None = None
     text_encoder: str | None = None
+    #: How event timestamps are read (DRIFTREC_TS_UNIT, DRIFTREC_TS_MIN).
+    times: TimeRule = DEFAULT_TIMES
     batch_users: int = 256
     #: Folder with <name>/ checkpoint folders (driftrec, gru4rec, sasrec).
     checkpoints: Path | None = None
@@ -61,6 +64,8 @@ class EvalOptions:
     train_epochs: int | None = None
     seed: int = 0
     progress: bool = True
+    #: Save every model trained here to ``<save_checkpoints>/seed-<seed>/<name>/`` (None: don't).
+    save_checkpoints: Path | None = None
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in ALL_MODELS]
@@ -168,7 +173,7 @@ def run_evaluation(
     missing = [m for m in options.models if m not in factories]
     if missing:
         raise EvaluationError(f"no way to build model(s) {missing} here")
-    folder = read_folder(data_dir)
+    folder = read_folder(data_dir, options.times)
     catalog = ItemIndex(folder.items)
     overrides = read_split_file(options.split_file) if options.split_file else None
     split = leave_last_out(folder.events, overrides)

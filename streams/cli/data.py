@@ -10,6 +10,7 @@ import click
 
 from encoders.data.folder import DataFolderError, read_folder, write_folder
 from encoders.data.summary import DataImportError, ImportReport
+from streams.cli.options import make_settings
 
 _OUT = click.option(
     "--out",
@@ -70,7 +71,7 @@ def movielens(folder: Path, out: Path, report_json: Path | None) -> None:
     from encoders.data.movielens import import_movielens
 
     try:
-        items, events, report = import_movielens(folder)
+        items, events, report = import_movielens(folder, make_settings().times)
     except DataImportError as exc:
         raise click.ClickException(str(exc)) from exc
     write_folder(out, items, events)
@@ -150,7 +151,7 @@ def sample(
             min_baskets=min_baskets,
             drop_context=not keep_context,
         )
-        folder = read_folder(source)
+        folder = read_folder(source, make_settings().times)
         items, events = derive_sample(folder.items, folder.events, spec)
     except (ValueError, DataFolderError, DataImportError) as exc:
         raise click.ClickException(str(exc)) from exc

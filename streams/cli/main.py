@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "trainer": "streams.cli.trainer:trainer",
     "forget": "streams.cli.forget:forget",
     "config": "streams.cli.config:config",
+    "schemas": "streams.cli.schemas:schemas",
     "worker": "streams.cli.worker:worker",
     "items": "streams.cli.produce:items",
     "produce": "streams.cli.produce:produce",

@@ -129,7 +129,7 @@ def produce(
 ) -> None:
     """Replay FILE (events.jsonl or a data folder) onto the events topic in timestamp order."""
     try:
-        events = read_events(_file(file, EVENTS_FILE))[:limit]
+        events = read_events(_file(file, EVENTS_FILE), times=Settings().times)[:limit]
     except DataFolderError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -71,6 +72,7 @@ def _describe_type(tp: Any) -> tuple[str, bool]:
         bool: "true or false",
         str: "text",
         Path: "a path",
+        date: "a date (YYYY-MM-DD)",
         SecretStr: "text (secret)",
     }
     return names.get(tp, getattr(tp, "__name__", str(tp))), False

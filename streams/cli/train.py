@@ -141,7 +141,7 @@ def train_cmd(
 
     settings = make_settings()
     try:
-        data = read_folder(data_dir)
+        data = read_folder(data_dir, settings.times)
         split = leave_last_out(data.events, read_split_file(split_file) if split_file else None)
         tc = TrainConfig.for_kind(
             kind,
@@ -155,7 +155,7 @@ def train_cmd(
         )
         encoder = None
         if kind == "driftrec":
-            cache = TextVectorCache(settings.home / "text-cache")
+            cache = TextVectorCache(settings.cache_dir)
             encoder = TextEncoder(text_encoder, device=tc.device, cache=cache)
     except (DataFolderError, SplitError, TextEncoderError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

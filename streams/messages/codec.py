@@ -15,9 +15,11 @@ import time
 from typing import Any, Final
 
 from streams.messages.records import (
+    DEFAULT_TIMES,
     BehaviourEvent,
     ItemRecord,
     RecordError,
+    TimeRule,
     loads_json,
     parse_event,
     parse_item,
@@ -77,9 +79,12 @@ def _deeper_than(obj: Any, limit: int) -> bool:
     return False
 
 
-def decode_event(raw: bytes | None, key: bytes | None, *, max_bytes: int) -> BehaviourEvent:
-    """A validated behaviour event; the message key, when present, must be its user_id."""
-    event = parse_event(decode_json(raw, max_bytes=max_bytes, key=key))
+def decode_event(
+    raw: bytes | None, key: bytes | None, *, max_bytes: int, times: TimeRule = DEFAULT_TIMES
+) -> BehaviourEvent:
+    """A validated behaviour event (``ts`` read by ``times``); the message key, when present,
+    must be its user_id."""
+    event = parse_event(decode_json(raw, max_bytes=max_bytes, key=key), times)
     if key is not None and key != event.user_id.encode("utf-8"):
         # The key decides the partition, and so which worker owns the user's profile.
         raise RecordError(

@@ -12,9 +12,9 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 #: Actions a behaviour event may carry, in a fixed order (their index is the action embedding id).
 ACTIONS: Final[tuple[str, ...]] = (
@@ -44,9 +44,11 @@ MAX_CONTEXT_KEYS: Final = 32
 MIN_TS: Final = 946_684_800.0
 MAX_TS: Final = 4_102_444_800.0
 #: A numeric ``ts`` at or above this magnitude is epoch milliseconds, below it epoch seconds.
-#: 1e11 seconds is the year 5138 and 1e11 milliseconds is 1973-03-03, so within the accepted
-#: range the two readings never overlap.
+#: 1e11 seconds is the year 5138 and 1e11 milliseconds is 1973-03-03, so within the default
+#: accepted range the two readings never overlap.
 MS_THRESHOLD: Final = 1e11
+#: Earliest ``DRIFTREC_TS_MIN`` (1900-01-01 UTC).
+EARLIEST_TS: Final = -2_208_988_800.0
 #: Longest accepted timestamp string (RFC 3339 with nanoseconds and an offset is 35).
 MAX_TS_CHARS: Final = 64
 #: JSON integers have at most this many digits anywhere in a message. Python's own limit (4,300
@@ -60,6 +62,32 @@ class RecordError(ValueError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRule:
+    """How a numeric ``ts`` is read and which instants are accepted (DRIFTREC_TS_UNIT,
+    DRIFTREC_TS_MIN). ``auto`` takes whichever of the two readings, seconds or milliseconds,
+    lies in [``min_ts``, ``MAX_TS``) and refuses a number for which both do (possible only with
+    ``min_ts`` before 1970-02-17): then the unit must be given."""
+
+    unit: Literal["auto", "s", "ms"] = "auto"
+    min_ts: float = MIN_TS
+
+    def __post_init__(self) -> None:
+        if not EARLIEST_TS <= self.min_ts < MAX_TS:
+            raise ValueError(f"min_ts {self.min_ts} is outside [1900-01-01, 2100-01-01)")
+
+    @property
+    def since(self) -> str:
+        """The first accepted day, e.g. ``2000-01-01``."""
+        return (
+            (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=self.min_ts)).date().isoformat()
+        )
+
+
+#: The default rule: seconds or milliseconds by magnitude, from 2000-01-01.
+DEFAULT_TIMES: Final = TimeRule()
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,25 +280,43 @@ def _number(value: object, key: str) -> float:
     return number
 
 
-def parse_ts(value: object) -> float:
+def parse_ts(value: object, times: TimeRule = DEFAULT_TIMES) -> float:
     """Epoch seconds from a ``ts`` value: epoch seconds, epoch milliseconds or an ISO 8601 string.
 
-    Numbers with magnitude >= :data:`MS_THRESHOLD` are milliseconds. Strings are RFC 3339 /
-    ISO 8601 date-times (``2024-12-03T10:15:00Z``, ``2024-12-03T11:15:00+01:00``,
-    ``2024-12-03``); one without a UTC offset is read as UTC. The result must lie in
-    [:data:`MIN_TS`, :data:`MAX_TS`).
+    A number is read as ``times.unit`` says; ``auto`` (the default) takes the reading that lies
+    in the accepted range, which by default means: magnitude >= :data:`MS_THRESHOLD` is
+    milliseconds. Strings are RFC 3339 / ISO 8601 date-times (``2024-12-03T10:15:00Z``,
+    ``2024-12-03T11:15:00+01:00``, ``2024-12-03``); one without a UTC offset is read as UTC.
+    The result must lie in [``times.min_ts``, :data:`MAX_TS`).
     """
+    low = times.min_ts
     if isinstance(value, str):
         ts = _iso_seconds(value)
     else:
         ts = _number(value, "ts")
-        if abs(ts) >= MS_THRESHOLD:
+        if times.unit == "ms":
             ts /= 1000.0
-    if not MIN_TS <= ts < MAX_TS:
+        elif times.unit == "auto":
+            as_ms = ts / 1000.0
+            seconds_ok, ms_ok = low <= ts < MAX_TS, low <= as_ms < MAX_TS
+            if seconds_ok and ms_ok:
+                raise RecordError(
+                    "bad_timestamp",
+                    f"'ts' {value!r:.60} reads as a time after {times.since} both in seconds "
+                    "and in milliseconds: set DRIFTREC_TS_UNIT to s or ms",
+                )
+            if ms_ok:
+                ts = as_ms
+    if not low <= ts < MAX_TS:
+        unit = {
+            "auto": "epoch seconds, epoch milliseconds",
+            "s": "epoch seconds",
+            "ms": "epoch milliseconds",
+        }
         raise RecordError(
             "bad_timestamp",
-            f"'ts' {value!r:.60} is outside [2000-01-01, 2100-01-01) UTC "
-            "(epoch seconds, epoch milliseconds or an ISO 8601 string)",
+            f"'ts' {value!r:.60} is outside [{times.since}, 2100-01-01) UTC "
+            f"({unit[times.unit]} or an ISO 8601 string)",
         )
     return ts
 
@@ -333,8 +379,8 @@ def parse_item(obj: object) -> ItemRecord:
     )
 
 
-def parse_event(obj: object) -> BehaviourEvent:
-    """Validate one decoded JSON behaviour event and build its record.
+def parse_event(obj: object, times: TimeRule = DEFAULT_TIMES) -> BehaviourEvent:
+    """Validate one decoded JSON behaviour event and build its record (``ts`` read by ``times``).
 
     Whether ``item_id`` names a known item is the caller's question (it needs the catalog).
     """
@@ -343,7 +389,7 @@ def parse_event(obj: object) -> BehaviourEvent:
     user_id = _required_id(m, "user_id")
     if "ts" not in m:
         raise RecordError("missing_field", "'ts' is required")
-    ts = parse_ts(m["ts"])
+    ts = parse_ts(m["ts"], times)
     action = m.get("action")
     if not isinstance(action, str):
         raise RecordError("missing_field", "'action' is required and a string")

@@ -136,7 +136,9 @@ def read_log(
             if m.timestamp / 1000.0 > until:
                 continue
             try:
-                event = decode_event(m.value, m.key, max_bytes=settings.max_message_bytes)
+                event = decode_event(
+                    m.value, m.key, max_bytes=settings.max_message_bytes, times=settings.times
+                )
             except RecordError as exc:
                 skipped[exc.reason] += 1
                 continue

@@ -112,7 +112,9 @@ class Placement:
             if kind is not None:
                 return parse_forget(msg.key, ev.value) if kind == FORGET else None
             limit = self.settings.max_message_bytes
-            return decode_event(ev.value, msg.key, max_bytes=limit).user_id
+            return decode_event(
+                ev.value, msg.key, max_bytes=limit, times=self.settings.times
+            ).user_id
         except (RecordError, ControlError):
             return None  # dead-lettered by the handler, from where it is
 

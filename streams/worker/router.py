@@ -114,11 +114,11 @@ class ModelRouter(Engine):
             )
         return merged
 
-    def recommend(self, profile: UserProfile) -> RecList:
+    def recommend(self, profile: UserProfile, k: int | None = None) -> RecList:
         eng = self.engine_for(profile.user_id)
         ready = self.prepare(eng, {profile.user_id: profile.copy()})[profile.user_id]
         assert ready is not None
-        return eng.recommend(ready)
+        return eng.recommend(ready, k)
 
     # --- rebuilds --------------------------------------------------------------------------
     def prepare(

@@ -1,7 +1,10 @@
-"""HTTP views of a worker: profile, on-demand list, health, Prometheus metrics.
+"""HTTP views of a worker: profile, on-demand list, health, Prometheus metrics, OpenAPI.
 
 User views are routed by Faust to the worker that owns the user's partition, so any worker's port
-answers for every user.
+answers for every user. Every 4xx answer is JSON ``{"error": ...}``: the views' own, and through
+:func:`json_errors` aiohttp's 404 (no such path) and 405 (method not allowed) too. The document
+at ``/openapi.json`` is :func:`streams.worker.openapi.openapi_document` (checked in as
+``schemas/openapi.json``).
 """
 
 from __future__ import annotations
@@ -9,12 +12,45 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from aiohttp import web as aioweb
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 from profiles.errors import ProfileError
 from profiles.profile import UserProfile
 from streams.worker.factory import Worker
+from streams.worker.openapi import MAX_K, openapi_document
+
+#: Served as is; built once (it only changes with driftrec's version).
+OPENAPI = openapi_document()
+
+
+@aioweb.middleware
+async def json_errors(request: aioweb.Request, handler: Any) -> aioweb.StreamResponse:
+    """aiohttp's own 4xx answers (unknown path, wrong method) as JSON, like the views' errors."""
+    try:
+        response: aioweb.StreamResponse = await handler(request)
+    except aioweb.HTTPException as exc:
+        if not 400 <= exc.status < 500:
+            raise
+        body = {"error": f"{exc.reason}: {request.method} {request.path}", "status": exc.status}
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return aioweb.json_response(body, status=exc.status, headers=headers)
+    return response
+
+
+def _k(request: Request) -> int | None:
+    """``?k=`` as an int in 1..MAX_K, None when absent; ValueError with the reason otherwise."""
+    raw = request.query.get("k")
+    if raw is None:
+        return None
+    if not (len(raw) <= 4 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_K):
+        raise ValueError(f"k must be an integer from 1 to {MAX_K}, got {raw[:40]!r}")
+    return int(raw)
+
+
+def _no_profile(view: View, user_id: str) -> Response:
+    return view.json({"error": f"no profile for user {user_id!r}", "user_id": user_id}, status=404)
 
 
 def register(w: Worker) -> dict[str, Any]:
@@ -27,6 +63,8 @@ def register(w: Worker) -> dict[str, Any]:
         w.runtime,
         w.settings,
     )
+    # Before the server starts (aiohttp freezes its middlewares then).
+    app.web.web_app.middlewares.append(json_errors)  # type: ignore[attr-defined]
 
     def _profile(user_id: str) -> UserProfile | None:
         raw = profiles.get(user_id.encode())
@@ -53,20 +91,25 @@ def register(w: Worker) -> dict[str, Any]:
         async def get(self, request: Request, user_id: str) -> Response:
             profile = _profile(user_id)
             if profile is None:
-                return self.json({"error": f"no profile for user {user_id!r}"}, status=404)
+                return _no_profile(self, user_id)
             return self.json(profile.to_json())
 
     @app.page("/users/{user_id}/recommendations")
     class RecommendationsView(View):
-        """GET: a list computed now from the user's current interest (trigger ``request``)."""
+        """GET: a list computed now from the user's current interest (trigger ``request``);
+        ``?k=`` sets its length (1..MAX_K, default DRIFTREC_TOP_K)."""
 
         # Faust types the handler as taking a plain View; ours is a subclass of it.
         @app.table_route(table=profiles, match_info="user_id")  # type: ignore[arg-type]
         async def get(self, request: Request, user_id: str) -> Response:
+            try:
+                k = _k(request)
+            except ValueError as exc:
+                return self.json({"error": str(exc), "parameter": "k"}, status=400)
             profile = _profile(user_id)
             if profile is None:
-                return self.json({"error": f"no profile for user {user_id!r}"}, status=404)
-            rec = await runtime.run(lambda engine: engine.recommend(profile))
+                return _no_profile(self, user_id)
+            rec = await runtime.run(lambda engine: engine.recommend(profile, k))
             return self.json(rec.to_json(published_ts=time.time()))
 
     @app.page("/health")
@@ -98,7 +141,15 @@ def register(w: Worker) -> dict[str, Any]:
             # inside content_type, which prometheus_client's CONTENT_TYPE_LATEST carries).
             return self.bytes(generate_latest(metrics.registry), content_type="text/plain")
 
+    @app.page("/openapi.json")
+    class OpenAPIView(View):
+        """GET: the OpenAPI 3.1 document of these views (schemas/openapi.json)."""
+
+        async def get(self, request: Request) -> Response:
+            return self.json(OPENAPI)
+
     return {
+        "OpenAPIView": OpenAPIView,
         "ProfileView": ProfileView,
         "RecommendationsView": RecommendationsView,
         "HealthView": HealthView,

@@ -12,16 +12,19 @@ import base64
 import hashlib
 import json
 import shutil
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from encoders.data.folder import DataFolder, read_folder
 from streams.messages.records import BehaviourEvent
-from streams.settings import Settings
+from streams.settings import PROJECT_ROOT, Settings
 from streams.worker.metrics import Metrics
 from tests.integration.pipeline_support import (
     Pipeline,
@@ -31,6 +34,7 @@ from tests.integration.pipeline_support import (
     send,
     wait_for,
 )
+from tests.schemacheck import assert_valid
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_750_000_000.0
@@ -149,6 +153,7 @@ def test_every_active_user_gets_a_list_without_consumed_items(
     assert set(users) <= got
     version = worker.get("/health")[1]["model_version"]
     for rec in lists:
+        assert_valid("recommendation-list", rec)
         user = str(rec["user_id"])
         upto = [e for e in SENT[user] if e.ts <= float(rec["event_ts"])]  # type: ignore[arg-type]
         consumed = {e.item_id for e in upto}
@@ -163,7 +168,41 @@ def test_every_active_user_gets_a_list_without_consumed_items(
     assert len(profile["interest"]) == 64 and len(profile["recent"]) == 8
     status, rec = worker.get("/users/a00/recommendations")
     assert status == 200 and rec["trigger"] == "request" and len(rec["items"]) == 10
+    assert_valid("recommendation-list", rec)
     assert worker.get("/users/nobody/profile")[0] == 404
+    check_http_contract(worker)
+
+
+def check_http_contract(worker: Worker) -> None:
+    """The views as schemas/openapi.json describes them: ?k=, JSON 4xx bodies, the document."""
+    status, doc = worker.get("/openapi.json")
+    assert status == 200
+    assert doc == json.loads((PROJECT_ROOT / "schemas" / "openapi.json").read_text())
+    components = doc["components"]["schemas"]
+    status, rec = worker.get("/users/a00/recommendations?k=3")
+    assert status == 200 and len(rec["items"]) == 3 and rec["trigger"] == "request"
+    assert_valid("recommendation-list", rec)
+    status, rec = worker.get("/users/a00/recommendations?k=40")
+    assert status == 200 and len(rec["items"]) == 40  # more than DRIFTREC_TOP_K (10)
+    for bad in ("0", "1001", "ten", "2.5"):
+        status, body = worker.get(f"/users/a00/recommendations?k={bad}")
+        assert status == 400 and body["parameter"] == "k", (bad, body)
+        assert "k must be an integer from 1 to 1000" in body["error"]
+    status, body = worker.get("/users/nobody/recommendations")
+    assert status == 404 and body["user_id"] == "nobody" and "no profile" in body["error"]
+    status, body = worker.get("/no/such/path")
+    assert status == 404 and "Not Found" in body["error"], body
+    request = urllib.request.Request(worker.url + "/health", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    with refused.value as answer:
+        assert answer.code == 405 and "GET" in answer.headers["Allow"]
+        assert "Method Not Allowed" in json.loads(answer.read())["error"]
+    errors = Draft202012Validator(components["Error"])
+    for body in (worker.get("/users/nobody/profile")[1], worker.get("/x")[1]):
+        errors.validate(body)
+    Draft202012Validator(components["Profile"]).validate(worker.get("/users/a00/profile")[1])
+    Draft202012Validator(components["Health"]).validate(worker.get("/health")[1])
 
 
 def test_interest_switch_yields_a_list_and_noise_mostly_does_not(
@@ -234,6 +273,7 @@ def test_bad_messages_land_in_the_dlq_while_good_ones_flow(
     by_reason = {r["reason"]: r for r in records}
     assert base64.b64decode(by_reason["not_utf8"]["value_b64"]) == BAD[0][1]
     for r in records:
+        assert_valid("dead-letter", r)
         assert r["topic"] == s.events_topic and r["offset"] >= 0
         assert r["error"]
     assert worker.metric("driftrec_dead_letters_total") == len(BAD)

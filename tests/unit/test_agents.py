@@ -7,7 +7,7 @@ import gc
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -73,11 +73,26 @@ def sent(faust_app: Any, monkeypatch: pytest.MonkeyPatch) -> Sent:
     return out
 
 
-def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent: Sent) -> None:
+def test_behaviour_agent_publishes_writes_and_dead_letters(
+    faust_app: Any, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from profiles.profile import UserProfile
+    from streams.messages.records import TimeRule
+    from streams.settings import Settings
+    from streams.worker.placement import user_partition
 
     behaviour = faust_app.parts["behaviour"]
     s = faust_app.settings
+    # Historical times as DRIFTREC_TS_MIN=1990-01-01 (DRIFTREC_TS_UNIT=auto) says: the worker
+    # decodes with Settings.times. One context per module: a second one restarts its offsets.
+    since_1990 = TimeRule("auto", 631_152_000.0)
+    assert Settings().times != since_1990  # by default none of the three below is accepted
+    monkeypatch.setattr(Settings, "times", property(lambda self: since_1990))
+    # test_context delivers on partition 0: users placed elsewhere would be forwarded.
+    old = [u for u in (f"h{n}" for n in range(200)) if user_partition(u, s.partitions) == 0]
+    dec_1997 = 881_250_949  # 1997-12-04T15:55:49Z, a MovieLens 100K time
+    jun_1989 = 612_662_400  # 1989-06-01, before 1990-01-01
+    historical = {old[0]: dec_1997, old[1]: dec_1997 * 1000, old[2]: jun_1989}
 
     async def go() -> None:
         async with behaviour.test_context() as agent:
@@ -86,17 +101,25 @@ def test_behaviour_agent_publishes_writes_and_dead_letters(faust_app: Any, sent:
             await agent.put(b"\xff garbage", key=b"u1")
             await agent.put(event(9, item="unknown"), key=b"u1")
             await agent.put(event(1, item="tea-1"), key=b"u1")  # the same event produced again
-            await until(lambda: len(sent) >= 3, "a list and two dead letters")
+            for user, ts in historical.items():
+                await agent.put(event(0, user=user, item="tea-1", ts=ts), key=user.encode())
+            await until(lambda: len(sent) >= 6, "three lists and three dead letters")
 
     run(faust_app.app, go)
     lists = [json.loads(v) for t, _, v in sent if t == s.recommendations_topic and v]
     dlq = [json.loads(v) for t, _, v in sent if t == s.dlq_topic(s.events_topic) and v]
     assert lists[0]["trigger"] == "cold_start" and lists[0]["event_id"] == "u1-0"
     assert {i["item_id"] for i in lists[0]["items"]}.isdisjoint({"tea-0"})
-    assert sorted(d["reason"] for d in dlq) == ["not_utf8", "unknown_item"]
+    assert sorted(d["reason"] for d in dlq) == ["bad_timestamp", "not_utf8", "unknown_item"]
+    late = next(d for d in dlq if d["reason"] == "bad_timestamp")
+    assert "outside [1990-01-01, 2100-01-01)" in late["error"]
     profile = UserProfile.from_bytes(faust_app.profiles.get(b"u1"))
     assert profile.events_applied == 3 and profile.last_event_id == "u1-2"
     assert faust_app.metrics.events_skipped._value.get() >= 1
+    assert faust_app.profiles.get(old[2].encode()) is None
+    for user in old[:2]:  # seconds and milliseconds: the same 1997 instant, not shifted
+        profile = UserProfile.from_bytes(faust_app.profiles.get(user.encode()))
+        assert profile.last_ts == float(dec_1997), user
 
 
 def test_items_agent_validates_stores_and_deletes(
@@ -138,3 +161,42 @@ def test_app_declares_rocksdb_tables_and_localhost_web(faust_app: Any) -> None:
     assert app.conf.web_bind == "127.0.0.1"
     assert app.conf.processing_guarantee.value == "at_least_once"
     assert Path(str(app.conf.datadir)).name == "data"  # the fixture's folder, not the default
+
+
+def test_openapi_lists_every_route_and_is_the_checked_in_file(faust_app: Any) -> None:
+    from streams.settings import PROJECT_ROOT
+    from streams.worker import views
+
+    web = faust_app.app.web
+    web.init_server()  # Faust's own blueprints register their routes here, as on a worker
+    routes = {(r.method, r.resource.canonical) for r in web.web_app.router.routes()}
+    doc = views.OPENAPI
+    documented = {("GET", p) for p in doc["paths"]} | {("HEAD", p) for p in doc["paths"]}
+    assert routes == documented
+    assert all(list(ops) == ["get"] for ops in doc["paths"].values())
+    checked_in = json.loads((PROJECT_ROOT / "schemas" / "openapi.json").read_text())
+    assert json.loads(json.dumps(doc)) == checked_in
+    assert views.json_errors in web.web_app.middlewares
+
+
+@pytest.mark.parametrize(
+    ("raw", "k"), [(None, None), ("1", 1), ("25", 25), ("0025", 25), ("1000", 1000)]
+)
+def test_k_parameter_accepted(faust_app: Any, raw: str | None, k: int | None) -> None:
+    from streams.worker.views import _k
+
+    class Req:
+        query: ClassVar[dict[str, str]] = {} if raw is None else {"k": raw}
+
+    assert _k(Req()) == k  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", ["0", "1001", "-3", "2.5", "ten", "", "²", "9" * 50])
+def test_k_parameter_refused(faust_app: Any, raw: str) -> None:
+    from streams.worker.views import _k
+
+    class Req:
+        query: ClassVar[dict[str, str]] = {"k": raw}
+
+    with pytest.raises(ValueError, match="k must be an integer from 1 to 1000"):
+        _k(Req())  # type: ignore[arg-type]

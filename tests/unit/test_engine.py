@@ -156,6 +156,7 @@ def test_item_less_search_and_on_demand_list() -> None:
     assert rec.trigger == "request" and len(rec.items) == 5
     assert p.events_applied == 1  # unchanged
     assert rec.to_json(published_ts=1.0)["event_id"] == "u-e0"
+    assert len(engine.recommend(p, 2).items) == 2 and len(engine.recommend(p, 7).items) == 7
 
 
 def test_one_model_call_per_micro_batch() -> None:

@@ -68,7 +68,9 @@ class EventsBatch:
         for ref, ev in enumerate(events):
             msg = ev.message
             try:
-                event = decode_event(ev.value, msg.key, max_bytes=s.max_message_bytes)
+                event = decode_event(
+                    ev.value, msg.key, max_bytes=s.max_message_bytes, times=s.times
+                )
             except RecordError as exc:
                 await self._dead_letter(dlq, ev, exc.reason, str(exc))
                 continue

@@ -89,7 +89,12 @@ class HoldingBatch:
         for ev in events:
             msg = ev.message
             try:
-                event = decode_event(ev.value, msg.key, max_bytes=self.settings.max_message_bytes)
+                event = decode_event(
+                    ev.value,
+                    msg.key,
+                    max_bytes=self.settings.max_message_bytes,
+                    times=self.settings.times,
+                )
             except RecordError:
                 undecodable.append(ev)  # the handler dead-letters it
                 continue

@@ -117,3 +117,24 @@ def test_latest_csv_layout_via_cli(tmp_path: Path) -> None:
 def test_unknown_layout_lists_the_expected_files(tmp_path: Path) -> None:
     with pytest.raises(DataImportError, match=r"u\.data \+ u\.item"):
         import_movielens(tmp_path)
+
+
+def test_100k_keeps_its_dates_when_the_user_says_so(tmp_path: Path) -> None:
+    """DRIFTREC_TS_MIN=1995-01-01: no shift, 1997 stays 1997, and the folder reads back with the
+    same setting (train, eval, produce) but not with the default."""
+    from encoders.data.folder import DataFolderError, read_folder, write_folder
+    from streams.settings import Settings
+
+    _ml100k(tmp_path / "ml")
+    times = Settings(ts_min="1995-01-01").times  # type: ignore[arg-type]
+    items, events, report = import_movielens(tmp_path / "ml", times)
+    assert [e.ts for e in events][:2] == [881250949.0, 881250950.0]
+    assert not any("shifted" in n for n in report.notes)
+    write_folder(tmp_path / "out", items, events)
+    assert [e.ts for e in read_folder(tmp_path / "out", times).events] == [e.ts for e in events]
+    with pytest.raises(DataFolderError, match="bad_timestamp"):
+        read_folder(tmp_path / "out")
+    later = Settings(ts_min="1997-12-05").times  # type: ignore[arg-type]
+    _, shifted, report = import_movielens(tmp_path / "ml", later)
+    assert shifted[0].ts >= later.min_ts and (shifted[0].ts - 881250949.0) % WEEK_S == 0
+    assert any("events start at 1997-12-05" in n for n in report.notes)
