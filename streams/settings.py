@@ -245,6 +245,12 @@ class Settings(BaseSettings):
         "held in memory until their user's next event (about 7 KiB each); the others are "
         "rebuilt lazily on their user's next event.",
     )
+    text_cache_dir: Path | None = Field(
+        default=None,
+        description="The persistent text-vector cache (item text -> vector, per encoder), one "
+        "folder shared by driftrec train, eval, the trainer and the workers; unset: "
+        "$DRIFTREC_HOME/cache.",
+    )
     watch_registry: bool = Field(
         default=True, description="Workers follow the registry topic and hot-swap models."
     )
@@ -265,8 +271,8 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        """Persistent text-vector cache shared by workers on this machine."""
-        return self.home / "cache"
+        """The text-vector cache folder shared by train, eval, the trainer and the workers."""
+        return self.text_cache_dir or self.home / "cache"
 
     @property
     def times(self) -> TimeRule:

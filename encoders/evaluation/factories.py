@@ -65,6 +65,10 @@ def _train(ctx: EvalContext, kind: str) -> Any:
         "best_epoch": trained.metrics.get("best_epoch"),
         "valid_NDCG@10": trained.metrics.get("valid_NDCG@10"),
     }
+    if opts.save_checkpoints is not None:
+        out = opts.save_checkpoints / f"seed-{opts.seed}" / kind
+        ctx.extras[f"{kind}.info"]["saved_to"] = str(out)
+        trained.save(out)
     return trained
 
 

@@ -64,6 +64,8 @@ class EvalOptions:
     train_epochs: int | None = None
     seed: int = 0
     progress: bool = True
+    #: Save every model trained here to ``<save_checkpoints>/seed-<seed>/<name>/`` (None: don't).
+    save_checkpoints: Path | None = None
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.models if m not in ALL_MODELS]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,6 +27,27 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
     if unknown or not names:
         raise click.BadParameter(f"unknown model(s) {unknown}; choose from {','.join(ALL_MODELS)}")
     return names
+
+
+def _seed_list(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        if "," not in value:
+            n = int(value)
+            if n < 1:
+                raise ValueError
+            return tuple(range(n))
+        out = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"expected a count N (seeds 0..N-1) or comma-separated seeds, got {value!r}"
+        ) from exc
+    if not out or len(set(out)) != len(out) or min(out) < 0:
+        raise click.BadParameter(f"seeds must be distinct non-negative integers, got {value!r}")
+    return out
 
 
 @click.command(name="eval")
@@ -61,6 +83,19 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
     help="Epochs for models trained here (default: the trainer's, with early stopping).",
 )
 @click.option("--seed", type=int, default=0, help="Seed for models trained here.")
+@click.option(
+    "--seeds",
+    default=None,
+    callback=_seed_list,
+    help="Train and evaluate gru4rec/sasrec/driftrec once per seed ('0,1,2', or N for 0..N-1; "
+    "the other models once) and report mean ± 95 %% t interval per model and metric.",
+)
+@click.option(
+    "--save-checkpoints",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Save every model trained here to DIR/seed-<seed>/<model>/ (usable with --checkpoints).",
+)
 @click.option(
     "--json-out",
     "json_out",
@@ -111,11 +146,10 @@ def _model_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tup
 @device_option
 @click.option(
     "--cache-dir",
-    envvar="DRIFTREC_TEXT_CACHE_DIR",
-    show_envvar=True,
     default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Persistent text-vector cache folder.",
+    help="Persistent text-vector cache folder (default: DRIFTREC_TEXT_CACHE_DIR, else "
+    "$DRIFTREC_HOME/cache, the folder train and the workers use).",
 )
 @click.option(
     "--text-encoder",
@@ -129,6 +163,8 @@ def eval_cmd(
     no_train: bool,
     train_epochs: int | None,
     seed: int,
+    seeds: tuple[int, ...] | None,
+    save_checkpoints: Path | None,
     json_out: Path | None,
     chart: Path | None,
     models: tuple[str, ...],
@@ -157,6 +193,13 @@ def eval_cmd(
         click.echo("--no-mask-history is deprecated: use --protocol unmasked", err=True)
         protocol = "unmasked"
     protocols = ("masked", "unmasked") if protocol == "both" else (protocol,)
+    if seeds is not None:
+        clash = [o for o, v in (("--model", model_dir), ("--checkpoints", checkpoints)) if v]
+        clash += ["--no-train"] if no_train else []
+        if clash:
+            raise click.UsageError(
+                f"--seeds trains every seeded model here: drop {' '.join(clash)}"
+            )
     try:
         options = EvalOptions(
             models=models,
@@ -166,14 +209,18 @@ def eval_cmd(
             stream=not no_stream,
             stream_users=stream_users,
             device=device,
-            cache_dir=cache_dir,
+            cache_dir=cache_dir or make_settings().cache_dir,
             text_encoder=text_encoder,
             times=make_settings().times,
             checkpoints=checkpoints,
             train_missing=not no_train,
             train_epochs=train_epochs,
             seed=seed,
+            save_checkpoints=save_checkpoints,
         )
+        if seeds is not None:
+            _run_seeds(data_dir, options, seeds, json_out, chart)
+            return
         result = run_evaluation(
             data_dir,
             options,
@@ -191,4 +238,43 @@ def eval_cmd(
     png = chart or (json_out.with_suffix(".png") if json_out is not None else None)
     if png is not None:
         write_chart(result, png)
+        click.echo(f"wrote {png}")
+
+
+def _run_seeds(
+    data_dir: Path,
+    options: object,
+    seeds: tuple[int, ...],
+    json_out: Path | None,
+    chart: Path | None,
+) -> None:
+    """``--seeds``: the document is rewritten after every run (an interrupted run keeps the seeds
+    that finished, marked incomplete); the chart is drawn at the end."""
+    from encoders.evaluation.factories import default_encoder, default_factories
+    from encoders.evaluation.report import write_json
+    from encoders.evaluation.runner import EvalOptions
+    from encoders.evaluation.seedreport import render_seeds_text, write_seeds_chart
+    from encoders.evaluation.seeds import run_seeds
+
+    assert isinstance(options, EvalOptions)
+
+    def save(doc: dict[str, Any]) -> None:
+        if json_out is not None:
+            write_json(doc, json_out)
+
+    doc = run_seeds(
+        data_dir,
+        options,
+        seeds,
+        factories=default_factories(),
+        encoder_factory=default_encoder,
+        log=lambda msg: click.echo(msg, err=True),
+        on_update=save,
+    )
+    click.echo(render_seeds_text(doc))
+    if json_out is not None:
+        click.echo(f"wrote {json_out}")
+    png = chart or (json_out.with_suffix(".png") if json_out is not None else None)
+    if png is not None:
+        write_seeds_chart(doc, png)
         click.echo(f"wrote {png}")

@@ -154,7 +154,7 @@ def train_cmd(
         )
         encoder = None
         if kind == "driftrec":
-            cache = TextVectorCache(settings.home / "text-cache")
+            cache = TextVectorCache(settings.cache_dir)
             encoder = TextEncoder(text_encoder, device=tc.device, cache=cache)
     except (DataFolderError, SplitError, TextEncoderError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

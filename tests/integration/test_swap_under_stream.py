@@ -209,11 +209,16 @@ def test_a_model_swap_under_a_stream_needs_no_rebalance_and_loses_no_event(
             flow.join(60)
         worker.stop()
 
+    ahead = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in str(exposition).splitlines()
+        if line.startswith('driftrec_profile_rebuilds_total{mode="background"}')
+    )
     print(
         f"\nswap under a stream: swap {swap_s:.2f}s, sent at swap end {sent_at_swap}/{STREAMED}, "
         f"/health polls {dict(poller.statuses)}, slowest answer {poller.slowest:.2f}s, "
         f"group joins {joins_before} -> {joins_after}, skipped duplicates {skipped:.0f}, "
-        f"rebuilds {rebuilds:.0f}, held {held:.0f}"
+        f"rebuilds {rebuilds:.0f} ({ahead:.0f} ahead), held {held:.0f}"
     )
     assert joins_after == joins_before, "a rebalance happened during the swap"
     assert swaps == 1 and health["model_version"] == version_b
@@ -226,6 +231,7 @@ def test_a_model_swap_under_a_stream_needs_no_rebalance_and_loses_no_event(
         assert profile["model_version"] == version_b, user
     assert dead == 0 and dlq == [], "nothing dead-lettered (the new items' events included)"
     assert resets == 0, "profiles were rebuilt, never reset"
+    assert 0 < ahead <= AHEAD, f"{ahead:.0f} profiles rebuilt ahead: the bound is {AHEAD}"
     assert held <= AHEAD
     assert f'model_version="{version_b}"' in exposition
     assert f'model_version="{version_a}"' not in exposition, "the retired version's series left"

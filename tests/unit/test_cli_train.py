@@ -51,7 +51,7 @@ def test_train_writes_a_checkpoint_and_a_table(
     assert (out / "model.safetensors").is_file()
     if kind == "driftrec":
         assert meta["text_encoder"]["source"] == str(bert)
-        assert (tmp_home / "text-cache" / "text-vectors.sqlite").is_file()
+        assert (tmp_home / "cache" / "text-vectors.sqlite").is_file()  # shared with the workers
 
 
 def test_train_reports_a_bad_data_folder(tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ def test_eval_writes_table_json_and_chart(tiny_lm: Path, synth_dir: Path, tmp_pa
     out = tmp_path / "res.json"
     code, output = _eval(
         ["--data", str(synth_dir), "--train-epochs", "1", "--text-encoder", str(tiny_lm),
-         "--device", "cpu", "--k", "5,10", "--json-out", str(out)]
+         "--device", "cpu", "--k", "5,10", "--json-out", str(out),
+         "--seed", "3", "--save-checkpoints", str(tmp_path / "ck")]
     )  # fmt: skip
     assert code == 0, output
     assert "offline (leave-last-out, test" in output and "stream replay" in output
@@ -60,6 +61,9 @@ def test_eval_writes_table_json_and_chart(tiny_lm: Path, synth_dir: Path, tmp_pa
     for name in ("gru4rec", "sasrec", "driftrec"):  # no checkpoints: trained here, one epoch
         assert doc["models"][name]["source"] == "trained in eval"
         assert doc["models"][name]["best_epoch"] == 1
+        saved = tmp_path / "ck" / "seed-3" / name  # --save-checkpoints keeps them, by seed
+        assert doc["models"][name]["saved_to"] == str(saved)
+        assert json.loads((saved / "checkpoint.json").read_text())["kind"] == name
     assert doc["dataset"]["evaluated_users"] == SPEC.users
     assert doc["dataset"]["synthetic_truth"] is True
     n_switches = sum(
