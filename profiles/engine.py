@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -80,6 +81,34 @@ class BatchResult:
     drifts: list[float] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
     retrieval_seconds: float | None = None
+
+    def merge(self, later: BatchResult) -> None:
+        """Add ``later``'s outcome to this one (a user's later profile replaces the earlier)."""
+        self.profiles.update(later.profiles)
+        self.profile_refs.update(later.profile_refs)
+        self.lists.extend(later.lists)
+        self.rejected.extend(later.rejected)
+        self.duplicates.extend(later.duplicates)
+        self.applied += later.applied
+        self.resets += later.resets
+        self.drifts.extend(later.drifts)
+        self.step_seconds.extend(later.step_seconds)
+        if later.retrieval_seconds is not None:
+            self.retrieval_seconds = (self.retrieval_seconds or 0.0) + later.retrieval_seconds
+
+
+class Recommender(Protocol):
+    """What a worker serves with: one :class:`Engine`, or a router of several engines
+    (``streams.worker.router.ModelRouter``); ``model`` and ``index`` are the serving default's."""
+
+    @property
+    def model(self) -> InterestModel: ...
+    @property
+    def index(self) -> ItemIndex[ItemEmbedding]: ...
+    def process(
+        self, batch: Sequence[Incoming], stored: Mapping[str, UserProfile | None]
+    ) -> BatchResult: ...
+    def recommend(self, profile: UserProfile, k: int | None = None) -> RecList: ...
 
 
 class Engine:

@@ -130,12 +130,6 @@ class UserProfile:
         return self
 
     # --- questions the engine asks ---------------------------------------------------------
-    def already_applied(self, source: str, offset: int, event_id: str) -> bool:
-        """True for a redelivered offset or an event id still in the recent window."""
-        if offset <= self.offsets.get(source, -1):
-            return True
-        return any(e.event_id == event_id for e in self.recent)
-
     def gap_s(self, ts: float) -> float:
         """Seconds since the previous applied event (0.0 for the first, never negative)."""
         return 0.0 if self.last_ts is None else max(0.0, ts - self.last_ts)

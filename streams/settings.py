@@ -308,15 +308,12 @@ class Settings(BaseSettings):
             )
         return context
 
-    def aiokafka_config(self) -> dict[str, Any]:
-        """Connection keyword arguments for aiokafka clients."""
+    def _kafka_common_config(self) -> dict[str, Any]:
+        """What every Kafka client takes alike: servers, security protocol, SASL login."""
         cfg: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap_servers.split(","),
             "security_protocol": self.kafka_security_protocol,
         }
-        context = self.kafka_ssl_context()
-        if context is not None:
-            cfg["ssl_context"] = context
         if self.kafka_sasl_mechanism:
             cfg["sasl_mechanism"] = self.kafka_sasl_mechanism
             cfg["sasl_plain_username"] = self.kafka_sasl_username
@@ -324,17 +321,18 @@ class Settings(BaseSettings):
                 cfg["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
         return cfg
 
+    def aiokafka_config(self) -> dict[str, Any]:
+        """Connection keyword arguments for aiokafka clients (TLS as an ``ssl.SSLContext``)."""
+        cfg = self._kafka_common_config()
+        context = self.kafka_ssl_context()
+        if context is not None:
+            cfg["ssl_context"] = context
+        return cfg
+
     def kafka_python_config(self) -> dict[str, Any]:
-        """Connection keyword arguments for kafka-python clients (producer, consumer, admin)."""
-        cfg: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers.split(","),
-            "security_protocol": self.kafka_security_protocol,
-        }
-        if self.kafka_sasl_mechanism:
-            cfg["sasl_mechanism"] = self.kafka_sasl_mechanism
-            cfg["sasl_plain_username"] = self.kafka_sasl_username
-            if self.kafka_sasl_password is not None:
-                cfg["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        """Connection keyword arguments for kafka-python clients (producer, consumer, admin;
+        TLS as file paths)."""
+        cfg = self._kafka_common_config()
         if self.kafka_ssl_cafile:
             cfg["ssl_cafile"] = str(self.kafka_ssl_cafile)
         if self.kafka_ssl_certfile:

@@ -68,3 +68,19 @@ class StreamModel(Protocol):
     def scores(self, interests: F32) -> F32:
         """``(B, D) -> (B, N)`` scores over the whole catalog (higher is better)."""
         ...
+
+
+def recent_items_states(n: int, size: int) -> F32:
+    """``n`` empty recent-item states: catalog indices of the last ``size`` items, -1 = empty."""
+    return np.full((n, size), -1.0, dtype=np.float32)
+
+
+def push_recent_items(catalog: ItemIndex, states: F32, events: Sequence[BehaviourEvent]) -> F32:
+    """``states`` with each event's item pushed in front (newest first); item-less events keep
+    their row as it was."""
+    out = states.copy()
+    for r, e in enumerate(events):
+        if e.item_id is not None:
+            out[r, 1:] = states[r, :-1]
+            out[r, 0] = catalog.of(e.item_id)
+    return out

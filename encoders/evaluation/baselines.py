@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from encoders.evaluation.base import F32, EvaluationError, ItemIndex, TextEncodeFn
+from encoders.evaluation.base import (
+    F32,
+    EvaluationError,
+    ItemIndex,
+    TextEncodeFn,
+    push_recent_items,
+    recent_items_states,
+)
 from streams.messages.records import BehaviourEvent
 
 
@@ -101,15 +108,10 @@ class ItemKNNText(_TextModel):
         self.state_dim = n_last  # catalog indices of the last items, newest first; -1 = empty
 
     def initial_states(self, n: int) -> F32:
-        return np.full((n, self.n_last), -1.0, dtype=np.float32)
+        return recent_items_states(n, self.n_last)
 
     def step(self, states: F32, events: Sequence[BehaviourEvent], gaps_s: F32) -> F32:
-        out = states.copy()
-        for r, e in enumerate(events):
-            if e.item_id is not None:
-                out[r, 1:] = states[r, :-1]
-                out[r, 0] = self.catalog.of(e.item_id)
-        return out
+        return push_recent_items(self.catalog, states, events)
 
     def interest(self, states: F32) -> F32:
         idx = states.astype(np.int64)  # (B, L); float32 holds indices exactly below 2**24

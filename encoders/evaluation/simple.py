@@ -27,7 +27,13 @@ import numpy as np
 import numpy.typing as npt
 
 from encoders.data.split import group_by_user
-from encoders.evaluation.base import F32, EvaluationError, ItemIndex
+from encoders.evaluation.base import (
+    F32,
+    EvaluationError,
+    ItemIndex,
+    push_recent_items,
+    recent_items_states,
+)
 from streams.messages.records import BehaviourEvent
 
 TIE_BREAK = 1e-6
@@ -55,15 +61,10 @@ class _LastItems:
         self.state_dim = size
 
     def initial_states(self, n: int) -> F32:
-        return np.full((n, self.state_dim), -1.0, dtype=np.float32)
+        return recent_items_states(n, self.state_dim)
 
     def step(self, states: F32, events: Sequence[BehaviourEvent], gaps_s: F32) -> F32:
-        out = states.copy()
-        for r, e in enumerate(events):
-            if e.item_id is not None:
-                out[r, 1:] = states[r, :-1]
-                out[r, 0] = self.catalog.of(e.item_id)
-        return out
+        return push_recent_items(self.catalog, states, events)
 
     def interest(self, states: F32) -> F32:
         return states  # the scores are computed from the item indices themselves

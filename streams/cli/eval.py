@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from encoders.evaluation.runner import ALL_MODELS
-from streams.cli.options import make_settings
+from streams.cli.options import device_option, make_settings
 
 
 def _int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -143,13 +143,7 @@ def _seed_list(
     default=None,
     help="Replay only the first N users of the log (default: all).",
 )
-@click.option(
-    "--device",
-    envvar="DRIFTREC_DEVICE",
-    show_envvar=True,
-    default="auto",
-    help="auto (CUDA when present), cpu, cuda, cuda:1 ...",
-)
+@device_option
 @click.option(
     "--cache-dir",
     default=None,

@@ -32,6 +32,17 @@ def bootstrap_option(func: F) -> F:
     )(func)
 
 
+def device_option(func: F) -> F:
+    """``--device`` (env DRIFTREC_DEVICE): where the model runs."""
+    return click.option(
+        "--device",
+        envvar="DRIFTREC_DEVICE",
+        show_envvar=True,
+        default=setting_default("device"),
+        help=Settings.model_fields["device"].description,
+    )(func)
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the CLI options that were given laid on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

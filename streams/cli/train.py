@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from streams.cli.options import bootstrap_option, make_settings, setting_default, timeout_option
+from streams.cli.options import (
+    bootstrap_option,
+    device_option,
+    make_settings,
+    timeout_option,
+)
 
 
 @click.command(name="train")
@@ -61,13 +66,7 @@ from streams.cli.options import bootstrap_option, make_settings, setting_default
     default=None,
     help="Epochs without a better valid NDCG@10 [driftrec 5, baselines 10 as RecBole].",
 )
-@click.option(
-    "--device",
-    envvar="DRIFTREC_DEVICE",
-    show_envvar=True,
-    default=setting_default("device"),
-    help="auto (cuda when present), cpu or cuda[:N].",
-)
+@device_option
 @click.option(
     "--text-encoder",
     envvar="DRIFTREC_TEXT_ENCODER",

@@ -13,8 +13,8 @@ from encoders.evaluation.holdout import PRIMARY
 from encoders.training.loop import TrainConfig
 from streams.cli.options import (
     bootstrap_option,
+    device_option,
     kafka_settings,
-    setting_default,
     timeout_option,
 )
 from streams.errors import StreamsError
@@ -50,13 +50,7 @@ def round_options(func: F) -> F:
             ),
             click.option("--epochs", type=int, default=30, help="Most epochs per round."),
             click.option("--seed", type=int, default=0, help="Training seed."),
-            click.option(
-                "--device",
-                envvar="DRIFTREC_DEVICE",
-                show_envvar=True,
-                default=setting_default("device"),
-                help="auto, cpu or cuda[:N].",
-            ),
+            device_option,
             click.option("--no-progress", is_flag=True, help="No progress bars."),
         ]
     ):

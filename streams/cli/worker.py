@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from streams.cli.options import bootstrap_option, kafka_settings, setting_default, timeout_option
+from streams.cli.options import (
+    bootstrap_option,
+    device_option,
+    kafka_settings,
+    setting_default,
+    timeout_option,
+)
 from streams.errors import StreamsError
 from streams.faustcompat.version import check_faust_version
 from streams.topics import ensure_topics
@@ -38,13 +44,7 @@ from streams.topics import ensure_topics
     default=None,
     help="RocksDB table folder (default: <home>/worker-<web port>).",
 )
-@click.option(
-    "--device",
-    envvar="DRIFTREC_DEVICE",
-    show_envvar=True,
-    default=setting_default("device"),
-    help="auto, cpu or cuda[:N].",
-)
+@device_option
 @click.option("--loglevel", default="info", help="Worker log level.")
 @bootstrap_option
 @timeout_option

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.errors import StreamsError
 from streams.faustcompat.ordering import NextOffsets, StartOffset
+from streams.readend import read_to_end
 
 log = logging.getLogger(__name__)
 Record = tuple[int, bytes | None, bytes | None]  # offset, key, value
@@ -105,11 +104,6 @@ class BrokerRange:
         consumer, ktp = self._consumer, TopicPartition(topic, partition)
         consumer.assign([ktp])
         consumer.seek(ktp, start)
-        out: list[Record] = []
-        deadline = time.monotonic() + self._timeout_s
-        while consumer.position(ktp) < end:  # compaction moves the position past what is gone
-            if time.monotonic() > deadline:
-                raise StreamsError(f"reading {topic}[{partition}] {start}..{end - 1} timed out")
-            for records in consumer.poll(timeout_ms=500).values():
-                out.extend((r.offset, r.key, r.value) for r in records if r.offset < end)
-        return out
+        late = f"reading {topic}[{partition}] {start}..{end - 1} timed out"
+        records = read_to_end(consumer, {ktp: end}, self._timeout_s, timeout_error=late)
+        return [(r.offset, r.key, r.value) for r in records]

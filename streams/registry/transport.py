@@ -48,6 +48,7 @@ from kafka.errors import (
 from streams.errors import StreamsError
 from streams.kafkaadmin import ClosingAdminClient
 from streams.messages.codec import encode_json
+from streams.readend import read_to_end
 from streams.registry.state import (
     ModelEntry,
     Record,
@@ -146,16 +147,12 @@ def read_state(settings: Settings, timeout_s: float = 15.0) -> tuple[RegistrySta
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)
         end = consumer.end_offsets([tp])[tp]
-        deadline = time.monotonic() + timeout_s
-        while consumer.position(tp) < end:
-            if time.monotonic() > deadline:
-                raise StreamsError(
-                    f"registry topic {settings.registry_topic!r}: could not read to offset {end} "
-                    f"within {timeout_s:.0f}s (broker {settings.bootstrap_servers})"
-                )
-            for records in consumer.poll(timeout_ms=200).values():
-                for m in records:
-                    fold(state, decode_record(m.key, m.value))
+        late = (
+            f"registry topic {settings.registry_topic!r}: could not read to offset {end} "
+            f"within {timeout_s:.0f}s (broker {settings.bootstrap_servers})"
+        )
+        for m in read_to_end(consumer, {tp: end}, timeout_s, timeout_error=late, poll_ms=200):
+            fold(state, decode_record(m.key, m.value))
         return state, end
     finally:
         consumer.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,7 @@ from encoders.data.folder import DataFolder
 from streams.errors import StreamsError
 from streams.messages.codec import decode_event, decode_item
 from streams.messages.records import BehaviourEvent, ItemRecord, RecordError
+from streams.readend import read_to_end
 from streams.settings import Settings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -53,23 +53,6 @@ def _consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(**settings.kafka_python_config(), enable_auto_commit=False, group_id=None)
 
 
-def _drain(
-    consumer: KafkaConsumer, ends: dict[TopicPartition, int], timeout_s: float
-) -> Iterator[Any]:
-    """Every message up to (not including) ``ends`` of the assigned partitions."""
-    deadline = time.monotonic() + timeout_s
-    todo = {tp for tp, end in ends.items() if consumer.position(tp) < end}
-    while todo:
-        if time.monotonic() > deadline:
-            raise StreamsError(f"reading {sorted(str(tp) for tp in todo)} timed out")
-        for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
-            for m in records:
-                if m.offset < ends[tp]:
-                    yield m
-            if consumer.position(tp) >= ends[tp]:
-                todo.discard(tp)
-
-
 def read_items(
     settings: Settings, skipped: Counter[str], timeout_s: float = 120.0
 ) -> list[ItemRecord]:
@@ -83,7 +66,7 @@ def read_items(
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         items: dict[str, ItemRecord] = {}
-        for m in _drain(consumer, consumer.end_offsets(tps), timeout_s):
+        for m in read_to_end(consumer, consumer.end_offsets(tps), timeout_s, max_records=5000):
             if m.key is not None and m.value is None:
                 items.pop(m.key.decode("utf-8", errors="replace"), None)
                 continue
@@ -131,7 +114,7 @@ def read_log(
         total = sum(end - s for s, end in offsets.values())
         seen: set[str] = set()
         bar = tqdm(total=total, unit="ev", desc="read log", disable=not progress)
-        for m in _drain(consumer, ends, timeout_s):
+        for m in read_to_end(consumer, ends, timeout_s, max_records=5000):
             bar.update(1)
             if m.timestamp / 1000.0 > until:
                 continue

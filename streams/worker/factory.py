@@ -23,10 +23,10 @@ from streams.messages.codec import decode_item
 from streams.messages.records import ItemRecord, RecordError
 from streams.settings import Settings
 from streams.worker.faustcfg import app_config
-from streams.worker.loopruntime import LoopRuntime
 from streams.worker.metrics import Metrics
+from streams.worker.modelload import ModelLoader, resolve_loader
 from streams.worker.progress import Progress
-from streams.worker.runtime import ModelLoader, resolve_loader
+from streams.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Worker:
 
     settings: Settings
     metrics: Metrics
-    runtime: LoopRuntime
+    runtime: Runtime
     progress: Progress  # is the events agent consuming? (/health)
     app: faust.App
     events_topic: Any
@@ -59,7 +59,7 @@ def create_app(
     """Build a worker's Faust app from ``settings``, its metrics on ``registry``; the model from
     ``loader`` (default: the one the settings name, :func:`resolve_loader`)."""
     metrics = Metrics(registry)
-    runtime = LoopRuntime(settings, metrics, loader or resolve_loader(settings))
+    runtime = Runtime(settings, metrics, loader or resolve_loader(settings))
     # Before any consumer exists: skipped messages must not move the commit
     # (streams/faustcompat/acks.py).
     acks.install()

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-# Event timestamp -> list computed, per model version: the same range as the worker's end-to-end
-# latency (batch wait plus processing, 10-500 ms when healthy; the top buckets catch backlogs).
-LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-# A swap loads weights and re-embeds the catalog (tens of ms for a small catalog with a warm text
-# cache, tens of seconds for a large one with a new text encoder); a rebuild batch replays up to
-# a window (20) of events for up to a few hundred users: milliseconds to seconds on a CPU.
-SWAP_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-REBUILD_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+from streams.worker.buckets import LATENCY_BUCKETS_S, REBUILD_BUCKETS_S, SWAP_BUCKETS_S
 
 
 class LoopMetrics:

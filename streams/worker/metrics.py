@@ -2,40 +2,20 @@
 
 One :class:`Metrics` object owns every metric on a registry passed in, so tests inject a fresh
 ``CollectorRegistry`` and production uses the process-wide default. Units are in the names; every
-histogram states why its buckets are where they are.
+histogram's buckets, and why they are where they are, are in :mod:`streams.worker.buckets`.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from streams.worker.loopmetrics import LoopMetrics
-
-# Model-worker stages (text encoding, one batched LSTM step, one batched retrieval) take from tens
-# of microseconds (a cached batch of one) to about a second (a cold 256-text batch on 2 CPU cores).
-STAGE_BUCKETS_S = (
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
+from streams.worker.buckets import (
+    BATCH_BUCKETS,
+    DRIFT_BUCKETS,
+    LATENCY_BUCKETS_S,
+    STAGE_BUCKETS_S,
 )
-# Event timestamp -> list published: the batch wait (default 50 ms) plus processing sits in the
-# 10-500 ms range when healthy; the upper buckets catch backlogs and replays of old events.
-LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-# Micro-batch sizes are bounded by the max batch setting (default 256); powers of two.
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-# Drift is 1 - cosine, in [0, 2]; thresholds live around 0.05-0.5, so resolution is finest there.
-DRIFT_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
+from streams.worker.loopmetrics import LoopMetrics
 
 
 class Metrics:

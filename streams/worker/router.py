@@ -1,8 +1,8 @@
 """The engine a worker serves with: champion and optional challenger, users routed by stable hash.
 
-:class:`ModelRouter` *is* an :class:`~profiles.engine.Engine` to its callers (the behaviour batch
-and the web views call ``process`` and ``recommend`` on it, the health view reads ``model`` and
-``index``: the champion's), and inside it:
+:class:`ModelRouter` is a :class:`~profiles.engine.Recommender` to its callers, like one
+:class:`~profiles.engine.Engine` (the behaviour batch and the web views call ``process`` and
+``recommend`` on it, the health view reads ``model`` and ``index``: the champion's), and inside it:
 
 * routes each user to the champion or, for ``share`` of users (:mod:`profiles.abtest`), to the
   challenger — each engine has its own model and its own item vectors;
@@ -21,17 +21,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from profiles.abtest import Role, assign
+from profiles.contracts import InterestModel, ItemEmbedding
 from profiles.engine import BatchResult, Engine, Incoming, RecList
 from profiles.hitrate import HitTracker, RollingRate
 from profiles.profile import UserProfile
 from profiles.rebuild import rebuild
+from profiles.retrieval import ItemIndex
 from streams.worker.loopmetrics import LoopMetrics
 
 log = logging.getLogger(__name__)
 
 
-class ModelRouter(Engine):
-    """Champion + optional challenger behind the one-engine interface."""
+class ModelRouter:
+    """Champion + optional challenger behind the one-engine interface (a ``Recommender``)."""
 
     def __init__(
         self,
@@ -44,13 +46,6 @@ class ModelRouter(Engine):
         clock: Callable[[], float] = time.time,
         rebuilt_max: int = 10_000,
     ) -> None:
-        super().__init__(
-            champion.model,
-            champion.index,
-            champion.policy,
-            top_k=champion.top_k,
-            window=champion.window,
-        )
         self.champion = champion
         self.challenger = challenger
         self.share = share if challenger is not None else 0.0
@@ -62,6 +57,16 @@ class ModelRouter(Engine):
         #: ``rebuilt_max`` are held (the memory bound of a swap).
         self.rebuilt: dict[str, UserProfile] = {}
         self.rebuilt_max = rebuilt_max
+
+    @property
+    def model(self) -> InterestModel:
+        """The champion's model (what the health view reports)."""
+        return self.champion.model
+
+    @property
+    def index(self) -> ItemIndex[ItemEmbedding]:
+        """The champion's item index."""
+        return self.champion.index
 
     # --- routing ---------------------------------------------------------------------------
     def engines(self) -> list[Engine]:
@@ -100,7 +105,7 @@ class ModelRouter(Engine):
             ready = self.prepare(eng, {u: stored.get(u) for u in users})
             result = eng.process(part, ready)
             self._account(eng, result)
-            _merge(merged, result)
+            merged.merge(result)
         served = set(self.versions().values())
         for outcome in self.tracker.batch(batch, merged):
             if outcome.model_version not in served:
@@ -189,17 +194,3 @@ class ModelRouter(Engine):
                 self.metrics.latency_by_model.labels(model_version=version).observe(
                     max(0.0, now - rec.event_ts)
                 )
-
-
-def _merge(into: BatchResult, part: BatchResult) -> None:
-    into.profiles.update(part.profiles)
-    into.profile_refs.update(part.profile_refs)
-    into.lists.extend(part.lists)
-    into.rejected.extend(part.rejected)
-    into.duplicates.extend(part.duplicates)
-    into.applied += part.applied
-    into.resets += part.resets
-    into.drifts.extend(part.drifts)
-    into.step_seconds.extend(part.step_seconds)
-    if part.retrieval_seconds is not None:
-        into.retrieval_seconds = (into.retrieval_seconds or 0.0) + part.retrieval_seconds

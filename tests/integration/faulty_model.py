@@ -28,7 +28,7 @@ from encoders.serving import ItemEmbedding, ServingModel, StepEvent
 from streams.errors import TransientError
 from streams.messages.records import ItemRecord
 from streams.settings import Settings
-from streams.worker.runtime import load_model
+from streams.worker.modelload import load_model
 
 FLAKY_TIMES = 3
 

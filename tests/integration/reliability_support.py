@@ -26,7 +26,7 @@ from profiles.profile import UserProfile, source_key
 from profiles.retrieval import ItemIndex
 from streams.messages.records import BehaviourEvent, ItemRecord
 from streams.settings import Settings
-from streams.worker.runtime import load_model
+from streams.worker.modelload import load_model
 from tests.integration.pipeline_support import Pipeline, Worker, producer, read_all
 from tests.unit.tinylm import WORDS
 

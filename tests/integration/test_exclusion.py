@@ -9,12 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from streams.messages.records import BehaviourEvent
-from tests.integration.pipeline_support import Pipeline, Worker, wait_for
-from tests.integration.test_pipeline import (
+from tests.integration.pipeline_support import Worker, wait_for
+from tests.integration.world_support import (
     T0,
     TinyWorld,
     lists_of,
     send_events,
+    serving_worker,
     tiny_world,
 )
 
@@ -30,27 +31,14 @@ def world() -> TinyWorld:
 def worker(
     kafka_bootstrap: str, world: TinyWorld, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    pipe = Pipeline(
-        kafka_bootstrap,
-        tmp_path_factory.mktemp("exclusion"),
-        model_dir=world.model_dir,
-        partitions=1,
-        session_timeout_s=None,
-        extra_env={
-            "DRIFTREC_EXCLUDE": "consumed",
-            "DRIFTREC_RECENT_WINDOW": "3",
-            "DRIFTREC_REFRESH_EVENTS": "1",  # a list after every event
-        },
-    )
-    pipe.create(world.data.items)
-    w = pipe.worker()
-    try:
-        w.start()
-        w.wait_ready()
-        w.wait_catalog(len(world.data.items), 60)
+    env = {
+        "DRIFTREC_EXCLUDE": "consumed",
+        "DRIFTREC_RECENT_WINDOW": "3",
+        "DRIFTREC_REFRESH_EVENTS": "1",  # a list after every event
+    }
+    folder = tmp_path_factory.mktemp("exclusion")
+    with serving_worker(kafka_bootstrap, world, folder, partitions=1, extra_env=env) as w:
         yield w
-    finally:
-        w.stop()
 
 
 def test_consumed_items_never_come_back(worker: Worker, world: TinyWorld) -> None:

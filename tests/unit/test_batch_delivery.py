@@ -68,7 +68,7 @@ class Producer:
 
 
 def _batch(order: list[str]) -> tuple[EventsBatch, Log, Producer]:
-    settings = Settings(events_topic=TOPIC, recommendations_topic="recs")
+    settings = Settings(events_topic=TOPIC, recommendations_topic="recs", watch_registry=False)
     metrics = Metrics(CollectorRegistry())
     runtime = Runtime(settings, metrics, loader=lambda s: FakeModel())  # type: ignore[arg-type,return-value]
     runtime.catalog_changed((i.item_id, i) for i in catalog({"tea": 3, "bag": 3}))

@@ -64,7 +64,11 @@ class Sink:
 
 def make(model: FakeModel, sink: Sink) -> tuple[EventsBatch, dict[bytes, bytes], Metrics]:
     settings = Settings(
-        events_topic=TOPIC, recommendations_topic="recs", retry_initial_s=0.001, retry_max_s=0.002
+        events_topic=TOPIC,
+        recommendations_topic="recs",
+        retry_initial_s=0.001,
+        retry_max_s=0.002,
+        watch_registry=False,  # no broker here: the configured (fake) model is the champion
     )
     metrics = Metrics(CollectorRegistry())
     runtime = Runtime(settings, metrics, loader=lambda s: model)  # type: ignore[arg-type,return-value]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.settings import Settings
-from streams.worker.loopruntime import LoopRuntime
 from streams.worker.metrics import Metrics
+from streams.worker.runtime import Runtime
 from tests.fakes import FakeModel
 from tests.unit.test_engine import Run, ev, incoming
 from tests.unit.test_loop_parts import _engine
@@ -26,13 +26,13 @@ def versions_in(registry: CollectorRegistry) -> dict[str, set[str]]:
 
 def test_a_retired_versions_series_are_removed_and_not_recreated() -> None:
     registry = CollectorRegistry()
-    runtime = LoopRuntime(
+    runtime = Runtime(
         Settings(ab_share=0.5, watch_registry=False),
         Metrics(registry),
         loader=lambda s: FakeModel(),
     )  # type: ignore[arg-type,return-value]
     m1, m2, m3 = _engine("m1"), _engine("m2"), _engine("m3")
-    first = runtime._install({"m1": m1, "m2": m2}, "m1", "m2")
+    first = runtime.install({"m1": m1, "m2": m2}, "m1", "m2")
     run = Run(first)
     users = [f"user-{k}" for k in range(30)]
     for i in range(4):  # lists, then the events that judge them: every series gets samples
@@ -48,7 +48,7 @@ def test_a_retired_versions_series_are_removed_and_not_recreated() -> None:
         assert before[family] == {"m1", "m2"}, family
 
     # m2 is promoted, m3 is the new challenger: m1 is retired.
-    second = runtime._install({"m2": m2, "m3": m3}, "m2", "m3")
+    second = runtime.install({"m2": m2, "m3": m3}, "m2", "m3")
     after = versions_in(registry)
     assert all("m1" not in versions for versions in after.values()), after
     text = generate_latest(registry).decode()

@@ -1,4 +1,4 @@
-"""A hot swap keeps the event loop free and its memory bounded (the real LoopRuntime, fake models).
+"""A hot swap keeps the event loop free and its memory bounded (the real Runtime, fake models).
 
 The catalog table (1,200 items) and the profiles table (300 profiles of the old model) are raw
 byte sources, as the worker's RocksDB tables are. A probe task counts turns of the event loop;
@@ -20,14 +20,15 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-import streams.worker.loopruntime as loopruntime
+import streams.worker.hotswap as hotswap
 from profiles.profile import RecentEvent, UserProfile
 from streams.messages.codec import encode_json
 from streams.messages.records import ItemRecord
 from streams.registry.state import CHAMPION_KEY, RegistryState
 from streams.settings import Settings
-from streams.worker.loopruntime import SWAP_CHUNK, LoopRuntime
+from streams.worker.hotswap import SWAP_CHUNK
 from streams.worker.metrics import Metrics
+from streams.worker.runtime import Runtime
 from tests.fakes import FakeModel, catalog
 
 KEEP = 50
@@ -74,7 +75,7 @@ def test_a_swap_pulls_in_chunks_decodes_off_the_loop_and_holds_a_bounded_number_
     tmp_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     probe = Probe()
-    real_decode_item, real_from_bytes = loopruntime.decode_item, UserProfile.from_bytes.__func__
+    real_decode_item, real_from_bytes = hotswap.decode_item, UserProfile.from_bytes.__func__
 
     def decode_item(*args: Any, **kwargs: Any) -> ItemRecord:
         probe.decoded("item")
@@ -84,13 +85,13 @@ def test_a_swap_pulls_in_chunks_decodes_off_the_loop_and_holds_a_bounded_number_
         probe.decoded("profile")
         return real_from_bytes(cls, *args, **kwargs)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(loopruntime, "decode_item", decode_item)
+    monkeypatch.setattr(hotswap, "decode_item", decode_item)
     monkeypatch.setattr(UserProfile, "from_bytes", classmethod(from_bytes))
 
     settings = Settings(watch_registry=False, rebuild_ahead_max=KEEP, rebuild="background")
     metrics = Metrics(CollectorRegistry())
-    runtime = LoopRuntime(settings, metrics, loader=lambda s: FakeModel("fake-1"))  # type: ignore[arg-type,return-value]
-    runtime._serving_model = lambda version, share: FakeModel(version)  # type: ignore[assignment,method-assign,return-value]
+    runtime = Runtime(settings, metrics, loader=lambda s: FakeModel("fake-1"))  # type: ignore[arg-type,return-value]
+    runtime.serving_model = lambda version, share: FakeModel(version)  # type: ignore[assignment,method-assign,return-value]
     items = catalog({"tea": 400, "garden": 400, "books": 400})
     items_table = {i.item_id.encode(): encode_json(i.to_json()) for i in items}
     profiles = [_profile(k) for k in range(USERS)]

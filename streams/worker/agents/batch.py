@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from dataclasses import dataclass
 from typing import Any
 
-from profiles.engine import BatchResult, Engine, Incoming, RecList
+from profiles.engine import BatchResult, Incoming, RecList, Recommender
 from profiles.errors import ProfileError
 from profiles.profile import UserProfile
 from streams.faustcompat.eventctx import as_current
@@ -120,7 +120,7 @@ class EventsBatch:
         are retried here. With ``copy`` the engine gets copies: ``stored`` stays as it was."""
         clock = self.clock
 
-        def job(engine: Engine) -> Computed:
+        def job(engine: Recommender) -> Computed:
             users = {inc.event.user_id for inc in incoming}
             given = {u: stored.get(u) for u in users}
             if copy:

@@ -146,17 +146,6 @@ async def isolate(
 
 def merge(into: Computed, later: Computed) -> None:
     """Add ``later``'s outcome to ``into`` (a user's later profile replaces the earlier one)."""
-    a, b = into.result, later.result
-    a.profiles.update(b.profiles)
-    a.profile_refs.update(b.profile_refs)
-    a.lists.extend(b.lists)
-    a.rejected.extend(b.rejected)
-    a.duplicates.extend(b.duplicates)
-    a.applied += b.applied
-    a.resets += b.resets
-    a.drifts.extend(b.drifts)
-    a.step_seconds.extend(b.step_seconds)
-    if b.retrieval_seconds is not None:
-        a.retrieval_seconds = (a.retrieval_seconds or 0.0) + b.retrieval_seconds
+    into.result.merge(later.result)
     into.packed.update(later.packed)
     into.lists.extend(later.lists)
