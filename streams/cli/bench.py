@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from streams.cli.options import make_settings
+from streams.cli.options import file_out_option, make_settings
 
 SECTION_HELP = (
     "Run only these sections (repeatable): incremental, encoder, catalog, retrieval, storage, "
@@ -21,19 +21,9 @@ SECTION_HELP = (
 
 @click.command()
 @click.option("--quick", is_flag=True, help="Fewer and shorter runs (under 3 minutes).")
-@click.option(
-    "--json-out",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Write the results here (JSON).",
-)
-@click.option(
-    "--markdown",
-    "markdown_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the results table here (markdown).",
+@file_out_option("--json-out", "json_path", help="Write the results here (JSON).", required=True)
+@file_out_option(
+    "--markdown", "markdown_path", help="Also write the results table here (markdown)."
 )
 @click.option("--section", "sections", multiple=True, help=SECTION_HELP)
 @click.option(

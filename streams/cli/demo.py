@@ -31,7 +31,13 @@ from encoders.samples import demo_model_path, sample_path
 from ops.localkafka.launcher import BrokerInfo, free_port, metadata_ok
 from streams.cli.demoreport import summarise, what_changed
 from streams.cli.kafka import local_broker
-from streams.cli.options import bootstrap_option, make_settings
+from streams.cli.options import (
+    bootstrap_option,
+    limit_option,
+    make_settings,
+    model_dir_option,
+    rate_option,
+)
 from streams.cli.produce import make_producer, send_events
 from streams.cli.tail import format_row, open_consumer
 from streams.errors import StreamsError
@@ -210,22 +216,11 @@ def _send(producer: KafkaProducer, topic: str, payloads: list[tuple[bytes, bytes
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Checkpoint folder (default: the packaged model trained on the sample).",
+@model_dir_option("Checkpoint folder (default: the packaged model trained on the sample).")
+@rate_option(
+    200.0, "Events per second; 0 sends as fast as possible (then latency is mostly queueing)."
 )
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=200.0,
-    help="Events per second; 0 sends as fast as possible (then latency is mostly queueing).",
-)
-@click.option(
-    "--limit", type=click.IntRange(min=0), default=None, help="Replay only the first N events."
-)
+@limit_option("Replay only the first N events.")
 @click.option(
     "--watch",
     type=click.IntRange(min=0),

@@ -8,7 +8,16 @@ from typing import Any
 import click
 
 from encoders.evaluation.runner import ALL_MODELS
-from streams.cli.options import device_option, make_settings
+from streams.cli.options import (
+    data_dir_option,
+    device_option,
+    file_out_option,
+    make_settings,
+    model_dir_option,
+    seed_option,
+    split_file_option,
+    text_encoder_option,
+)
 
 
 def _int_list(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -51,20 +60,10 @@ def _seed_list(
 
 
 @click.command(name="eval")
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data folder (items.jsonl, events.jsonl; truth.json on synthetic data).",
+@data_dir_option(
+    "Data folder (items.jsonl, events.jsonl; truth.json on synthetic data).", required=True
 )
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="driftrec checkpoint folder from `driftrec train` (omitted: see --checkpoints).",
-)
+@model_dir_option("driftrec checkpoint folder from `driftrec train` (omitted: see --checkpoints).")
 @click.option(
     "--checkpoints",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -82,7 +81,7 @@ def _seed_list(
     default=None,
     help="Epochs for models trained here (default: the trainer's, with early stopping).",
 )
-@click.option("--seed", type=int, default=0, help="Seed for models trained here.")
+@seed_option("Seed for models trained here.")
 @click.option(
     "--seeds",
     default=None,
@@ -96,19 +95,10 @@ def _seed_list(
     default=None,
     help="Save every model trained here to DIR/seed-<seed>/<model>/ (usable with --checkpoints).",
 )
-@click.option(
-    "--json-out",
-    "json_out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the result document here (and a PNG chart next to it).",
+@file_out_option(
+    "--json-out", "json_out", help="Write the result document here (and a PNG chart next to it)."
 )
-@click.option(
-    "--chart",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="PNG chart path (default: the --json-out path with .png).",
-)
+@file_out_option("--chart", help="PNG chart path (default: the --json-out path with .png).")
 @click.option(
     "--models",
     default=",".join(ALL_MODELS),
@@ -116,12 +106,7 @@ def _seed_list(
     help="Comma-separated models to evaluate.",
 )
 @click.option("--k", "ks", default="5,10,20", callback=_int_list, help="Cut-offs K.")
-@click.option(
-    "--split-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help='JSON {user_id: {"valid": item_id, "test": item_id}} targets.',
-)
+@split_file_option('JSON {user_id: {"valid": item_id, "test": item_id}} targets.')
 @click.option(
     "--protocol",
     type=click.Choice(["masked", "unmasked", "both"]),
@@ -151,10 +136,8 @@ def _seed_list(
     help="Persistent text-vector cache folder (default: DRIFTREC_TEXT_CACHE_DIR, else "
     "$DRIFTREC_HOME/cache, the folder train and the workers use).",
 )
-@click.option(
-    "--text-encoder",
-    default=None,
-    help="Text encoder folder or id (default: the checkpoint's, else the packaged one).",
+@text_encoder_option(
+    "Text encoder folder or id (default: the checkpoint's, else the packaged one)."
 )
 def eval_cmd(
     data_dir: Path,
@@ -235,7 +218,7 @@ def eval_cmd(
     if json_out is not None:
         write_json(result, json_out)
         click.echo(f"wrote {json_out}")
-    png = chart or (json_out.with_suffix(".png") if json_out is not None else None)
+    png = _chart_path(chart, json_out)
     if png is not None:
         write_chart(result, png)
         click.echo(f"wrote {png}")
@@ -274,7 +257,12 @@ def _run_seeds(
     click.echo(render_seeds_text(doc))
     if json_out is not None:
         click.echo(f"wrote {json_out}")
-    png = chart or (json_out.with_suffix(".png") if json_out is not None else None)
+    png = _chart_path(chart, json_out)
     if png is not None:
         write_seeds_chart(doc, png)
         click.echo(f"wrote {png}")
+
+
+def _chart_path(chart: Path | None, json_out: Path | None) -> Path | None:
+    """--chart, else the --json-out path with .png, else None (no chart)."""
+    return chart or (json_out.with_suffix(".png") if json_out is not None else None)

@@ -7,7 +7,7 @@ import time
 import click
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.cli.options import bootstrap_option, kafka_settings, timeout_option
+from streams.cli.options import kafka_options, kafka_settings
 from streams.cli.produce import make_producer
 from streams.errors import StreamsError
 from streams.settings import Settings
@@ -47,8 +47,7 @@ def _wait_tombstone(consumer: KafkaConsumer, user: bytes, timeout_s: float) -> b
     default=None,
     help="Wait up to this many seconds for the worker's tombstone on the recommendations topic.",
 )
-@bootstrap_option
-@timeout_option
+@kafka_options
 def forget(user: str, wait_s: float | None, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Forget USER: the owning worker deletes the profile and publishes a tombstone.
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from encoders.checkpoint import CheckpointError, load_checkpoint
-from streams.cli.options import bootstrap_option, make_settings, timeout_option
+from streams.cli.options import kafka_options, make_settings, reason_option
 from streams.cli.reach import KafkaUnreachable, require_kafka
 from streams.errors import StreamsError
 from streams.registry.state import ModelEntry, RegistryError, RegistryState
@@ -64,8 +64,7 @@ def models() -> None:
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per model, one per line.")
-@bootstrap_option
-@timeout_option
+@kafka_options
 def list_cmd(as_json: bool, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Every registered model, oldest first."""
     rows = _read(_registry(bootstrap_servers, kafka_timeout_s, reachable=False)).rows()
@@ -88,8 +87,7 @@ def list_cmd(as_json: bool, bootstrap_servers: str, kafka_timeout_s: float) -> N
 
 @models.command()
 @click.argument("version")
-@bootstrap_option
-@timeout_option
+@kafka_options
 def show(version: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """One model's record, lineage file and the champion history, as JSON."""
     registry = _registry(bootstrap_servers, kafka_timeout_s, reachable=False)
@@ -110,9 +108,8 @@ def show(version: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
 @models.command()
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--promote", is_flag=True, help="Make it the champion right away.")
-@click.option("--reason", default="added by hand", help="Recorded with the status.")
-@bootstrap_option
-@timeout_option
+@reason_option("added by hand", "Recorded with the status.")
+@kafka_options
 def add(
     model_dir: Path, promote: bool, reason: str, bootstrap_servers: str, kafka_timeout_s: float
 ) -> None:
@@ -148,9 +145,8 @@ def add(
 
 @models.command()
 @click.argument("version")
-@click.option("--reason", default="promoted by hand", help="Recorded in the history.")
-@bootstrap_option
-@timeout_option
+@reason_option("promoted by hand", "Recorded in the history.")
+@kafka_options
 def promote(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Make VERSION the champion; running workers switch to it without a restart."""
     try:
@@ -163,9 +159,8 @@ def promote(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: 
 
 
 @models.command()
-@click.option("--reason", default="rolled back by hand", help="Recorded in the history.")
-@bootstrap_option
-@timeout_option
+@reason_option("rolled back by hand", "Recorded in the history.")
+@kafka_options
 def rollback(reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Give the champion role back to the previous champion."""
     try:
@@ -177,9 +172,8 @@ def rollback(reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> Non
 
 @models.command()
 @click.argument("version")
-@click.option("--reason", default="retired by hand", help="Recorded with the status.")
-@bootstrap_option
-@timeout_option
+@reason_option("retired by hand", "Recorded with the status.")
+@kafka_options
 def retire(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Retire a challenger (it stops being served to the A/B share)."""
     try:

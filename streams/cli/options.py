@@ -7,6 +7,7 @@ Settings default, so the help text and the behaviour cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -41,6 +42,93 @@ def device_option(func: F) -> F:
         default=setting_default("device"),
         help=Settings.model_fields["device"].description,
     )(func)
+
+
+def kafka_options(func: F) -> F:
+    """``--bootstrap-servers`` and ``--timeout``: what every command that talks to Kafka takes."""
+    return bootstrap_option(timeout_option(func))
+
+
+def _optional(required: bool) -> dict[str, Any]:
+    """``required=True``, or a None default: the option's value when it is not given."""
+    return {"required": True} if required else {"default": None}
+
+
+def data_dir_option(help: str, *, required: bool = False) -> Callable[[F], F]:
+    """``--data`` (to ``data_dir``): an existing data folder."""
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=help,
+        **_optional(required),
+    )
+
+
+def model_dir_option(help: str, *, envvar: str | None = None) -> Callable[[F], F]:
+    """``--model`` (to ``model_dir``): an existing checkpoint folder; None when not given."""
+    extra: dict[str, Any] = {"envvar": envvar, "show_envvar": True} if envvar else {}
+    return click.option(
+        "--model",
+        "model_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help=help,
+        **extra,
+    )
+
+
+def seed_option(help: str) -> Callable[[F], F]:
+    """``--seed`` (default 0)."""
+    return click.option("--seed", type=int, default=0, help=help)
+
+
+def split_file_option(help: str) -> Callable[[F], F]:
+    """``--split-file``: an existing JSON file of per-user valid/test targets."""
+    return click.option(
+        "--split-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help=help,
+    )
+
+
+def file_out_option(*decls: str, help: str, required: bool = False) -> Callable[[F], F]:
+    """An output file option (``--json-out``, ``--markdown``, ``--chart``): a path, not a folder."""
+    return click.option(
+        *decls,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help,
+        **_optional(required),
+    )
+
+
+def text_encoder_option(help: str, *, envvar: bool = False) -> Callable[[F], F]:
+    """``--text-encoder``: a text model folder or id (env DRIFTREC_TEXT_ENCODER if asked)."""
+    extra: dict[str, Any] = (
+        {"envvar": "DRIFTREC_TEXT_ENCODER", "show_envvar": True} if envvar else {}
+    )
+    return click.option("--text-encoder", default=None, help=help, **extra)
+
+
+def rate_option(default: float, help: str) -> Callable[[F], F]:
+    """``--rate``: events per second, 0 for as fast as possible."""
+    return click.option("--rate", type=click.FloatRange(min=0), default=default, help=help)
+
+
+def limit_option(help: str) -> Callable[[F], F]:
+    """``--limit``: only the first N events (None: all)."""
+    return click.option("--limit", type=click.IntRange(min=0), default=None, help=help)
+
+
+def no_progress_option(help: str) -> Callable[[F], F]:
+    """``--no-progress``: no progress bars."""
+    return click.option("--no-progress", is_flag=True, help=help)
+
+
+def reason_option(default: str, help: str) -> Callable[[F], F]:
+    """``--reason``: the text a registry change records."""
+    return click.option("--reason", default=default, help=help)
 
 
 def make_settings(**overrides: Any) -> Settings:

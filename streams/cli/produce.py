@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 from tqdm import tqdm
 
 from encoders.data.folder import EVENTS_FILE, ITEMS_FILE, DataFolderError, read_events, read_items
-from streams.cli.options import bootstrap_option, kafka_settings, timeout_option
+from streams.cli.options import kafka_options, kafka_settings, limit_option, rate_option
 from streams.errors import StreamsError
 from streams.messages.codec import encode_json
 from streams.messages.records import BehaviourEvent
@@ -69,6 +69,18 @@ def send_events(
     return sent
 
 
+def _open_producer(
+    bootstrap_servers: str, kafka_timeout_s: float
+) -> tuple[Settings, KafkaProducer]:
+    """Settings checked against the cluster, the topics made, and a producer (or exit 1)."""
+    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
+    try:
+        ensure_topics(settings)
+        return settings, make_producer(settings)
+    except (DataFolderError, StreamsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group()
 def items() -> None:
     """Manage the catalog on the compacted items topic."""
@@ -76,20 +88,14 @@ def items() -> None:
 
 @items.command("load")
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
-@bootstrap_option
-@timeout_option
+@kafka_options
 def items_load(file: Path, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Load FILE (items.jsonl or a data folder) onto the items topic, keyed by item_id."""
     try:
         records = read_items(_file(file, ITEMS_FILE))
     except DataFolderError as exc:
         raise click.ClickException(str(exc)) from exc
-    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
-    try:
-        ensure_topics(settings)
-        producer = make_producer(settings)
-    except (DataFolderError, StreamsError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings, producer = _open_producer(bootstrap_servers, kafka_timeout_s)
     try:
         for item in tqdm(records, unit="item", desc="items"):
             producer.send(
@@ -103,22 +109,14 @@ def items_load(file: Path, bootstrap_servers: str, kafka_timeout_s: float) -> No
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    help="Events per second; 0 sends as fast as possible.",
-)
+@rate_option(0.0, "Events per second; 0 sends as fast as possible.")
 @click.option(
     "--retime",
     is_flag=True,
     help="Stamp each event with the time it is sent (live latency), keeping the file's order.",
 )
-@click.option(
-    "--limit", type=click.IntRange(min=0), default=None, help="Send only the first N events."
-)
-@bootstrap_option
-@timeout_option
+@limit_option("Send only the first N events.")
+@kafka_options
 def produce(
     file: Path,
     rate: float,
@@ -132,12 +130,7 @@ def produce(
         events = read_events(_file(file, EVENTS_FILE), times=Settings().times)[:limit]
     except DataFolderError as exc:
         raise click.ClickException(str(exc)) from exc
-    settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
-    try:
-        ensure_topics(settings)
-        producer = make_producer(settings)
-    except (DataFolderError, StreamsError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings, producer = _open_producer(bootstrap_servers, kafka_timeout_s)
     started = time.monotonic()
     try:
         n = send_events(

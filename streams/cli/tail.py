@@ -10,7 +10,7 @@ from typing import Any
 import click
 from kafka import KafkaConsumer, TopicPartition
 
-from streams.cli.options import bootstrap_option, kafka_settings, timeout_option
+from streams.cli.options import kafka_options, kafka_settings
 from streams.errors import StreamsError
 from streams.settings import Settings
 
@@ -64,8 +64,7 @@ def format_row(rec: dict[str, Any], top: int = 3) -> str:
     default=None,
     help="Exit after this many seconds without a new list (default: run until Ctrl-C).",
 )
-@bootstrap_option
-@timeout_option
+@kafka_options
 def tail(
     user: str | None,
     as_json: bool,

@@ -8,21 +8,19 @@ from pathlib import Path
 import click
 
 from streams.cli.options import (
-    bootstrap_option,
+    data_dir_option,
     device_option,
+    kafka_options,
     make_settings,
-    timeout_option,
+    no_progress_option,
+    seed_option,
+    split_file_option,
+    text_encoder_option,
 )
 
 
 @click.command(name="train")
-@click.option(
-    "--data",
-    "data_dir",
-    default=None,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data folder (items.jsonl, events.jsonl); or --from-kafka.",
-)
+@data_dir_option("Data folder (items.jsonl, events.jsonl); or --from-kafka.")
 @click.option(
     "--out",
     "out_dir",
@@ -50,7 +48,7 @@ from streams.cli.options import (
     default=None,
     help="Most epochs; early stopping usually ends sooner [driftrec 15, baselines 300].",
 )
-@click.option("--seed", type=int, default=0, help="Seed: same seed, data and device, same model.")
+@seed_option("Seed: same seed, data and device, same model.")
 @click.option(
     "--batch-size",
     type=int,
@@ -67,25 +65,16 @@ from streams.cli.options import (
     help="Epochs without a better valid NDCG@10 [driftrec 5, baselines 10 as RecBole].",
 )
 @device_option
-@click.option(
-    "--text-encoder",
-    envvar="DRIFTREC_TEXT_ENCODER",
-    show_envvar=True,
-    default=None,
-    help="Local folder or Hugging Face id of the text model; default: the packaged MiniLM.",
+@text_encoder_option(
+    "Local folder or Hugging Face id of the text model; default: the packaged MiniLM.",
+    envvar=True,
 )
-@click.option(
-    "--split-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help='JSON {user_id: {"valid": item_id, "test": item_id}} overriding leave-last-out.',
-)
+@split_file_option('JSON {user_id: {"valid": item_id, "test": item_id}} overriding leave-last-out.')
 @click.option(
     "--no-item-ids", is_flag=True, help="driftrec: content-only item tower (no ID table)."
 )
-@click.option("--no-progress", is_flag=True, help="No progress bars (logs and CI).")
-@bootstrap_option
-@timeout_option
+@no_progress_option("No progress bars (logs and CI).")
+@kafka_options
 def train_cmd(
     data_dir: Path,
     out_dir: Path,

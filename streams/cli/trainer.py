@@ -12,10 +12,11 @@ import click
 from encoders.evaluation.holdout import PRIMARY
 from encoders.training.loop import TrainConfig
 from streams.cli.options import (
-    bootstrap_option,
     device_option,
+    kafka_options,
     kafka_settings,
-    timeout_option,
+    no_progress_option,
+    seed_option,
 )
 from streams.errors import StreamsError
 from streams.registry.state import RegistryError
@@ -49,9 +50,9 @@ def round_options(func: F) -> F:
                 help=f"Promote only when holdout {PRIMARY} beats the champion's by more.",
             ),
             click.option("--epochs", type=int, default=30, help="Most epochs per round."),
-            click.option("--seed", type=int, default=0, help="Training seed."),
+            seed_option("Training seed."),
             device_option,
-            click.option("--no-progress", is_flag=True, help="No progress bars."),
+            no_progress_option("No progress bars."),
         ]
     ):
         func = option(func)
@@ -146,8 +147,7 @@ def from_kafka(
 @click.option("--check-every", "check_s", default="30s", callback=duration, help="Look this often.")
 @click.option("--once", is_flag=True, help="Run one round now and exit.")
 @round_options
-@bootstrap_option
-@timeout_option
+@kafka_options
 def trainer(
     since_s: float,
     every_s: float | None,

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from streams.cli.options import (
-    bootstrap_option,
     device_option,
+    kafka_options,
     kafka_settings,
+    model_dir_option,
     setting_default,
-    timeout_option,
 )
 from streams.errors import StreamsError
 from streams.faustcompat.version import check_faust_version
@@ -19,14 +19,9 @@ from streams.topics import ensure_topics
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+@model_dir_option(
+    "Checkpoint folder from `driftrec train` (default: an untrained model, with a warning).",
     envvar="DRIFTREC_MODEL_DIR",
-    show_envvar=True,
-    default=None,
-    help="Checkpoint folder from `driftrec train` (default: an untrained model, with a warning).",
 )
 @click.option(
     "--web-port",
@@ -46,8 +41,7 @@ from streams.topics import ensure_topics
 )
 @device_option
 @click.option("--loglevel", default="info", help="Worker log level.")
-@bootstrap_option
-@timeout_option
+@kafka_options
 def worker(
     model_dir: Path | None,
     web_port: int,

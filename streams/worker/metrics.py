@@ -63,7 +63,7 @@ class Metrics:
         )
         self.step_seconds = Histogram(
             "driftrec_lstm_step_seconds",
-            "Time of one batched LSTM step across users.",
+            "Time of one LSTM call per micro-batch (each user's new events as one sequence).",
             buckets=STAGE_BUCKETS_S,
             registry=r,
         )
