@@ -14,6 +14,11 @@ keeps its last values, so the lists it judged meanwhile count when it answers ag
 that disappears (a retired model's series removed) is forgotten, and one that appears counts from
 zero. A target's first answer counts from zero too: the trainer's first look judges the lists the
 workers counted since they started.
+
+A drop alone misses a restart whose counters grew past their old values before the next scrape
+(Prometheus' ``increase()`` misses it too): the worker was judged to have counted only the
+difference. Workers export ``process_start_time_seconds`` (prometheus_client's process collector
+on the default registry), so a target whose start time changed restarted, whatever its counters.
 """
 
 from __future__ import annotations
@@ -29,14 +34,22 @@ from streams.errors import StreamsError
 
 log = logging.getLogger(__name__)
 OUTCOMES = "driftrec_live_list_outcomes"
+START = "process_start_time_seconds"
 Key = tuple[str, str]  # (model_version, outcome)
 Sample = dict[Key, float]
+#: Where a sample keeps the worker process's start time (not a counter; never summed).
+START_KEY: Key = (START, "")
 
 
 def parse_outcomes(text: str) -> Sample:
-    """(model_version, outcome) -> count in one Prometheus exposition."""
+    """(model_version, outcome) -> count in one Prometheus exposition, and the process's start
+    time under :data:`START_KEY` when it is exported."""
     out: Sample = {}
     for family in text_string_to_metric_families(text):
+        if family.name == START:
+            for s in family.samples:
+                if s.name == START:
+                    out[START_KEY] = s.value
         if family.name != OUTCOMES:
             continue
         for s in family.samples:
@@ -74,10 +87,14 @@ class CounterIncreases:
             if sample is None:
                 continue  # missed scrape: its lists count at the next answer
             before = self.last.get(target, {})
-            restarted = any(value < before.get(key, 0.0) for key, value in sample.items())
+            started, was = sample.get(START_KEY), before.get(START_KEY)
+            counters = {key: value for key, value in sample.items() if key != START_KEY}
+            restarted = (started is not None and was is not None and started != was) or any(
+                value < before.get(key, 0.0) for key, value in counters.items()
+            )
             if restarted:
-                log.info("metrics of %s: counters went down (worker restarted)", target)
-            for key, value in sample.items():
+                log.info("metrics of %s: the worker restarted, counted from zero", target)
+            for key, value in counters.items():
                 inc = value if restarted else value - before.get(key, 0.0)
                 total[key] = total.get(key, 0.0) + inc
             self.last[target] = dict(sample)

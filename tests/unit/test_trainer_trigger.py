@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from encoders.training.loop import TrainConfig
 from streams.registry.state import CHAMPION_KEY, RegistryState
@@ -27,8 +27,10 @@ CHAMPION = "m-champ"
 class FakeWorker:
     """One worker's /metrics: outcome counters of a process that can restart or not answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, start_time: bool = False) -> None:
         self.up = True
+        self.start_time = start_time  # export process_start_time_seconds, as real workers do
+        self.starts = 0
         self.restart()
         worker = self
 
@@ -58,6 +60,10 @@ class FakeWorker:
             ["model_version", "outcome"],
             registry=self.registry,
         )
+        self.starts += 1
+        if self.start_time:
+            started = Gauge("process_start_time_seconds", "start", registry=self.registry)
+            started.set(1_750_000_000.0 + self.starts)
 
     def judged(self, hits: int, misses: int) -> None:
         self.outcomes.labels(model_version=CHAMPION, outcome="hit").inc(hits)
@@ -142,3 +148,20 @@ def test_a_restart_during_a_missed_scrape_counts_from_zero(
     b.judged(hits=2, misses=18)
     b.up = True
     assert trainer.why_now() == "live hit rate 0.100 < 0.300 over 20 lists"
+
+
+def test_a_restart_whose_counters_passed_their_old_values_counts_from_zero() -> None:
+    a, b = FakeWorker(start_time=True), FakeWorker(start_time=True)
+    try:
+        a.judged(hits=20, misses=0)
+        trainer = _trainer((a, b))
+        assert trainer.why_now() is None
+        assert trainer.last_look == (1.0, 20)
+        a.restart()  # no counter went down by the next scrape: only the start time tells
+        a.judged(hits=24, misses=16)
+        assert trainer.why_now() is None  # before: (24 - 20) / (40 - 20) = 0.2 fired a retrain
+        assert trainer.last_look == (0.6, 40)
+    finally:
+        for w in (a, b):
+            w.server.shutdown()
+            w.server.server_close()
