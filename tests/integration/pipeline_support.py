@@ -31,6 +31,12 @@ from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIFTREC = Path(sys.executable).parent / "driftrec"
+#: Environment of a worker whose model is tests/integration/faulty_model.py: it fails on purpose
+#: on items whose id or title marks them (see that module).
+FAULTY_MODEL_ENV = {
+    "PYTHONPATH": str(ROOT),  # the worker imports the faulty model from tests/
+    "DRIFTREC_MODEL_LOADER": "tests.integration.faulty_model:load",
+}
 
 
 def wait_for(
@@ -140,6 +146,25 @@ class Pipeline:
         settings = self.settings
         ensure_topics(settings)
         send(self.kafka(), settings.items_topic, map(item_bytes, items))
+
+    def started_worker(self, items: Sequence[ItemRecord], name: str = "w1") -> Worker:
+        """Topics created with ``items``, a worker started and every item in its catalog.
+
+        The caller stops the worker (in ``finally``); it is stopped here when the catalog does
+        not load."""
+        self.create(items)
+        worker = self.worker(name)
+        worker.start()
+        try:
+            worker.wait_catalog(len(items))
+        except BaseException:
+            worker.stop()
+            raise
+        return worker
+
+    def send_events(self, events: Iterable[BehaviourEvent]) -> int:
+        """Put ``events`` on the events topic, keyed by user."""
+        return send(self.kafka(), self.settings.events_topic, map(event_bytes, events))
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from streams.faustcompat.localstate import QUARANTINE
-from tests.integration.pipeline_support import Pipeline, Worker, event_bytes, send, wait_for
+from tests.integration.pipeline_support import Pipeline, Worker, wait_for
 from tests.integration.reliability_support import make_events, make_items
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -45,16 +45,12 @@ def test_damaged_rocksdb_folders_are_rebuilt_from_the_changelog(
     kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
 ) -> None:
     pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder)
-    s = pipe.settings
     items = make_items(20)
     events = make_events(USERS, PER_USER, items, seed=3)
     users = sorted({e.user_id for e in events})
-    pipe.create(items)
-    worker = pipe.worker()
-    worker.start()
+    worker = pipe.started_worker(items)
     try:
-        worker.wait_catalog(len(items))
-        send(pipe.kafka(), s.events_topic, map(event_bytes, events))
+        pipe.send_events(events)
 
         def complete() -> bool:
             got = _profiles(worker, users)
@@ -74,7 +70,7 @@ def test_damaged_rocksdb_folders_are_rebuilt_from_the_changelog(
         worker.wait_catalog(len(items), 60)
         more = make_events(USERS, 2, items, seed=4, prefix="more-")
         more = [replace(e, ts=e.ts + 10_000) for e in more]
-        send(pipe.kafka(), s.events_topic, map(event_bytes, more))
+        pipe.send_events(more)
 
         def moved_on() -> bool:
             got = _profiles(worker, users)

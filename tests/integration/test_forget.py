@@ -15,9 +15,7 @@ from tests.integration.pipeline_support import (
     DRIFTREC,
     ROOT,
     Pipeline,
-    event_bytes,
     read_all,
-    send,
     wait_for,
 )
 from tests.integration.reliability_support import (
@@ -40,12 +38,9 @@ def test_forget_removes_the_profile_on_every_worker_and_after_a_restart(
     items = make_items(16)
     events = make_events(USERS, PER_USER, items, seed=5)
     users = sorted({e.user_id for e in events})
-    pipe.create(items)
-    a, b = pipe.worker("a"), pipe.worker("b")
-    a.start()
+    a, b = pipe.started_worker(items, "a"), pipe.worker("b")
     try:
-        a.wait_catalog(len(items))
-        send(pipe.kafka(), s.events_topic, map(event_bytes, events))
+        pipe.send_events(events)
         wait_for(lambda: a.all_applied(users, PER_USER), 180, "events applied", a)
         # b takes half of the partitions over: their users now sit in b's RocksDB (restored from
         # the changelog) and still in a's (the copy a kept when the partitions were revoked).
@@ -103,7 +98,7 @@ def test_forget_removes_the_profile_on_every_worker_and_after_a_restart(
         assert target not in local_profile_keys(a)
         # A later event of the user starts a new profile from nothing.
         late = replace(events[-1], event_id="after-forget", user_id=target, ts=events[-1].ts + 60)
-        send(pipe.kafka(), s.events_topic, [event_bytes(late)])
+        pipe.send_events([late])
         wait_for(lambda: a.all_applied([target], 1), 120, "a fresh profile", a)
         assert f"forgot user '{target}' (had a profile)" in a.log() + b.log()
     finally:

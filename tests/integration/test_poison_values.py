@@ -21,7 +21,7 @@ import pytest
 
 from streams.messages.records import BehaviourEvent, ItemRecord
 from tests.integration.pipeline_support import (
-    ROOT,
+    FAULTY_MODEL_ENV,
     Pipeline,
     event_bytes,
     item_bytes,
@@ -118,7 +118,7 @@ def test_poison_values_are_dead_lettered_and_the_rest_applied(
         # Still consuming, and the catalog still syncs: a new item and events after the poison.
         send(pipe.kafka(), s.items_topic, [item_bytes(ItemRecord("late-item", items[0].title))])
         worker.wait_catalog(len(items) + 1, timeout_s=60)
-        send(pipe.kafka(), s.events_topic, map(event_bytes, late))
+        pipe.send_events(late)
         wait_for(lambda: worker.all_applied(users, PER_USER + 1), 120, "later events", worker)
         assert_worker_profiles(worker, uninterrupted_run(pipe, items, good + late))
         assert worker.alive() and worker.starts == 1
@@ -148,15 +148,7 @@ def test_poison_values_are_dead_lettered_and_the_rest_applied(
 def test_an_item_the_model_cannot_embed_is_dead_lettered_and_the_worker_goes_on(
     kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
 ) -> None:
-    pipe = Pipeline(
-        kafka_bootstrap,
-        tmp_path,
-        tiny_encoder,
-        extra_env={
-            "PYTHONPATH": str(ROOT),
-            "DRIFTREC_MODEL_LOADER": "tests.integration.faulty_model:load",
-        },
-    )
+    pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder, extra_env=FAULTY_MODEL_ENV)
     s = pipe.settings
     items = make_items(12)
     broken = ItemRecord("cannot-embed", "embed-poison")
@@ -167,7 +159,7 @@ def test_an_item_the_model_cannot_embed_is_dead_lettered_and_the_worker_goes_on(
     worker.start()
     try:
         worker.wait_catalog(len(items))  # every item but the broken one
-        send(pipe.kafka(), s.events_topic, map(event_bytes, good))
+        pipe.send_events(good)
         wait_for(lambda: worker.all_applied(users, PER_USER), 240, "events applied", worker)
         wait_for(
             lambda: worker.metric("driftrec_dead_letters_total") >= 1, 60, "the DLQ record", worker

@@ -14,11 +14,12 @@ import json
 import random
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streams.messages.records import BehaviourEvent, ItemRecord
-from tests.integration.pipeline_support import ROOT, Pipeline, event_bytes, read_all, send, wait_for
+from tests.integration.pipeline_support import FAULTY_MODEL_ENV, Pipeline, read_all, wait_for
 from tests.integration.reliability_support import (
     T0,
     assert_worker_profiles,
@@ -31,8 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600
 
 USERS, PER_USER, POISON, FLAKY = 12, 10, 8, 3
 FAULTY = {
-    "PYTHONPATH": str(ROOT),  # the worker imports the faulty model from tests/
-    "DRIFTREC_MODEL_LOADER": "tests.integration.faulty_model:load",
+    **FAULTY_MODEL_ENV,
     "DRIFTREC_RETRY_INITIAL_S": "0.1",
     "DRIFTREC_RETRY_MAX_S": "0.5",
 }
@@ -72,12 +72,9 @@ def test_a_failing_event_is_dead_lettered_and_every_other_one_applied_once(
     ]
     users = sorted({e.user_id for e in good})
 
-    pipe.create(items)
-    worker = pipe.worker()
-    worker.start()
+    worker = pipe.started_worker(items)
     try:
-        worker.wait_catalog(len(items))
-        send(pipe.kafka(), s.events_topic, map(event_bytes, stream))
+        pipe.send_events(stream)
         want = Counter(e.user_id for e in good + flaky)
         wait_for(
             lambda: (
@@ -89,7 +86,7 @@ def test_a_failing_event_is_dead_lettered_and_every_other_one_applied_once(
             worker,
         )
         # Still consuming: events sent afterwards are applied by the same process.
-        send(pipe.kafka(), s.events_topic, map(event_bytes, late))
+        pipe.send_events(late)
         wait_for(
             lambda: all(worker.events_applied(u) == want[u] + 1 for u in users),
             120,
@@ -119,40 +116,51 @@ def test_a_failing_event_is_dead_lettered_and_every_other_one_applied_once(
     print(f"\nprocessing errors: {len(dlq)} dead-lettered, {retries:.0f} transient retries")
 
 
-def test_health_reports_a_worker_that_does_not_consume(
-    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
-) -> None:
-    """An event whose processing fails transiently forever (``stall-*``) stops the partition: the
-    worker stays up and retries, and /health answers 503 with the reason instead of "ok"."""
+def _health_after_a_bad_event(
+    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path, kind: str, timeout_s: float
+) -> tuple[int, dict[str, Any], str]:
+    """One partition, a worker that applied its first events, then an event on item ``kind``-0
+    (what the faulty model does with it: see faulty_model.py) and more events behind it.
+
+    Waits until /health answers 503 "stalled"; checks that the process is still the first one and
+    that nothing behind the bad event was applied. Returns /health's status and body and the
+    worker's log."""
     env = {**FAULTY, "DRIFTREC_STALL_AFTER_S": "6", "DRIFTREC_LAG_INTERVAL_S": "1"}
     pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder, partitions=1, extra_env=env)
-    s = pipe.settings
     items = make_items(8)
-    stall_item = ItemRecord("stall-0", make_items(1, seed=9)[0].title)
+    bad_item = ItemRecord(f"{kind}-0", make_items(1, seed=9)[0].title)
     first = make_events(4, 3, items, seed=3)
     users = sorted({e.user_id for e in first})
-    stuck = BehaviourEvent("stuck", "u0", T0 + 500, "click", "stall-0")
+    bad = BehaviourEvent(f"{kind}-event", "u0", T0 + 500, "click", bad_item.item_id)
     after = make_events(4, 2, items, seed=4, prefix="after")
-    pipe.create([*items, stall_item])
-    worker = pipe.worker()
-    worker.start()
+    worker = pipe.started_worker([*items, bad_item])
     try:
-        worker.wait_catalog(len(items) + 1)
-        send(pipe.kafka(), s.events_topic, map(event_bytes, first))
+        pipe.send_events(first)
         wait_for(lambda: worker.all_applied(users, 3), 120, "first events", worker)
         assert worker.get("/health")[0] == 200
-        send(pipe.kafka(), s.events_topic, map(event_bytes, [stuck, *after]))
+        pipe.send_events([bad, *after])
 
         def stalled() -> bool:
             status, body = worker.get("/health")
             return status == 503 and body.get("status") == "stalled"
 
-        wait_for(stalled, 90, "/health reporting the stall", worker)
+        wait_for(stalled, timeout_s, f"/health reporting the {kind} event", worker)
         status, body = worker.get("/health")
         assert worker.alive() and worker.starts == 1
-        assert not any(worker.events_applied(u) > 3 for u in users), "nothing passed the stall"
+        assert not any(worker.events_applied(u) > 3 for u in users), "nothing passed it"
     finally:
         worker.stop()
+    return status, body, worker.log()
+
+
+def test_health_reports_a_worker_that_does_not_consume(
+    kafka_bootstrap: str, tiny_encoder: Path, tmp_path: Path
+) -> None:
+    """An event whose processing fails transiently forever (``stall-*``) stops the partition: the
+    worker stays up and retries, and /health answers 503 with the reason instead of "ok"."""
+    status, body, _ = _health_after_a_bad_event(
+        kafka_bootstrap, tiny_encoder, tmp_path, "stall", 90
+    )
     assert status == 503
     assert "events waiting" in body["reason"] and "no batch finished" in body["reason"]
     assert body["model_version"] is not None  # the model is loaded: it is the flow that stopped
@@ -166,38 +174,12 @@ def test_health_reports_a_worker_whose_events_agent_died(
     reads the batch again and dies again: the process, its web server and its catalog stay up,
     nothing is consumed any more, and /health answers 503 (the agent stopped, or, restarted over
     and over, no batch finished since) instead of 200 "ok"."""
-    env = {**FAULTY, "DRIFTREC_STALL_AFTER_S": "6", "DRIFTREC_LAG_INTERVAL_S": "1"}
-    pipe = Pipeline(kafka_bootstrap, tmp_path, tiny_encoder, partitions=1, extra_env=env)
-    s = pipe.settings
-    items = make_items(8)
-    crash_item = ItemRecord("crash-0", make_items(1, seed=9)[0].title)
-    first = make_events(4, 3, items, seed=3)
-    users = sorted({e.user_id for e in first})
-    fatal = BehaviourEvent("fatal", "u0", T0 + 500, "click", "crash-0")
-    after = make_events(4, 2, items, seed=4, prefix="after")
-    pipe.create([*items, crash_item])
-    worker = pipe.worker()
-    worker.start()
-    try:
-        worker.wait_catalog(len(items) + 1)
-        send(pipe.kafka(), s.events_topic, map(event_bytes, first))
-        wait_for(lambda: worker.all_applied(users, 3), 120, "first events", worker)
-        assert worker.get("/health")[0] == 200
-        send(pipe.kafka(), s.events_topic, map(event_bytes, [fatal, *after]))
-
-        def reported() -> bool:
-            status, body = worker.get("/health")
-            return status == 503 and body.get("status") == "stalled"
-
-        wait_for(reported, 60, "/health reporting the dead agent", worker)
-        status, body = worker.get("/health")
-        assert worker.alive() and worker.starts == 1
-        assert not any(worker.events_applied(u) > 3 for u in users), "nothing consumed after"
-    finally:
-        worker.stop()
+    status, body, log = _health_after_a_bad_event(
+        kafka_bootstrap, tiny_encoder, tmp_path, "crash", 60
+    )
     assert status == 503
     reason = body["reason"]
     assert reason == "the events agent stopped: AgentKilled: injected agent death on crash-0" or (
         "events waiting" in reason and "no batch finished" in reason
     ), reason
-    assert "AgentKilled: injected agent death on crash-0" in worker.log()
+    assert "AgentKilled: injected agent death on crash-0" in log
