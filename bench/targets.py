@@ -94,10 +94,10 @@ def wait_for_group(run: Run, workers: Sequence[WorkerProcess], timeout_s: float)
         time.sleep(0.3)
 
 
-class Passthrough:
-    """The bare Faust pass-through of :mod:`bench.passthrough`, batching like driftrec."""
+class _PassthroughTarget:
+    """What both pass-throughs share: topics, readiness by group, and the answer's format."""
 
-    name = "bare"
+    name = ""
 
     def __init__(self, out_bytes: int, batch_max: int = 256, batch_wait_s: float = 0.05) -> None:
         self.out_bytes = out_bytes
@@ -106,6 +106,19 @@ class Passthrough:
 
     def prepare(self, run: Run) -> None:
         create_topics(run.bootstrap, [run.source, run.sink], run.partitions)
+
+    def wait_ready(self, run: Run, workers: Sequence[WorkerProcess], timeout_s: float) -> None:
+        wait_for_group(run, workers, timeout_s)
+
+    def parse_output(self, value: bytes) -> tuple[str, float]:
+        msg = json.loads(value)
+        return str(msg["event_id"]), float(msg["event_ts"])
+
+
+class Passthrough(_PassthroughTarget):
+    """The bare Faust pass-through of :mod:`bench.passthrough`, batching like driftrec."""
+
+    name = "bare"
 
     def start_worker(self, run: Run, index: int) -> WorkerProcess:
         cfg = PassthroughConfig(
@@ -126,26 +139,11 @@ class Passthrough:
             cwd=run.workdir,
         )
 
-    def wait_ready(self, run: Run, workers: Sequence[WorkerProcess], timeout_s: float) -> None:
-        wait_for_group(run, workers, timeout_s)
 
-    def parse_output(self, value: bytes) -> tuple[str, float]:
-        msg = json.loads(value)
-        return str(msg["event_id"]), float(msg["event_ts"])
-
-
-class RawPassthrough:
+class RawPassthrough(_PassthroughTarget):
     """The raw aiokafka pass-through of :mod:`bench.rawpassthrough` (no framework)."""
 
     name = "raw"
-
-    def __init__(self, out_bytes: int, batch_max: int = 256, batch_wait_s: float = 0.05) -> None:
-        self.out_bytes = out_bytes
-        self.batch_max = batch_max
-        self.batch_wait_s = batch_wait_s
-
-    def prepare(self, run: Run) -> None:
-        create_topics(run.bootstrap, [run.source, run.sink], run.partitions)
 
     def start_worker(self, run: Run, index: int) -> WorkerProcess:
         cfg = RawConfig(
@@ -163,13 +161,6 @@ class RawPassthrough:
             log=run.workdir / f"worker-{index}.log",
             cwd=run.workdir,
         )
-
-    def wait_ready(self, run: Run, workers: Sequence[WorkerProcess], timeout_s: float) -> None:
-        wait_for_group(run, workers, timeout_s)
-
-    def parse_output(self, value: bytes) -> tuple[str, float]:
-        msg = json.loads(value)
-        return str(msg["event_id"]), float(msg["event_ts"])
 
 
 def _health(port: int) -> dict[str, Any] | None:
