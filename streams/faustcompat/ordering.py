@@ -157,15 +157,3 @@ async def partition_start(start_offset: StartOffset, tp: Any, first_seen: int) -
             first_seen,
         )
         return first_seen
-
-
-def held_counter(registry: Any) -> Callable[[int], None]:
-    """``driftrec_events_held_back_total`` on ``registry``, as an ``on_gap`` callback."""
-    from prometheus_client import Counter
-
-    counter = Counter(
-        "driftrec_events_held_back",
-        "Events delivered past a gap in their partition, held back and read again in order.",
-        registry=registry,
-    )
-    return lambda n: counter.inc(n)

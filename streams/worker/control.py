@@ -26,8 +26,6 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from prometheus_client import CollectorRegistry, Counter
-
 from streams.faustcompat.eventctx import as_current
 from streams.messages.codec import dead_letter, encode_json
 from streams.messages.records import MAX_ID_CHARS
@@ -40,12 +38,6 @@ FORGET: Final = b"forget"
 BAD_CONTROL: Final = "bad_control"
 Send = Callable[[str, bytes, bytes | None], Awaitable[Any]]
 Handle = Callable[[Sequence[Any]], Awaitable[Any]]
-
-
-def forget_counter(registry: CollectorRegistry) -> Callable[[str], None]:
-    """``driftrec_users_forgotten_total`` on ``registry``, as an ``on_forget`` callback."""
-    counter = Counter("driftrec_users_forgotten", "Forget requests carried out.", registry=registry)
-    return lambda user: counter.inc()
 
 
 class ControlError(ValueError):

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiokafka.partitioner import murmur2
-from prometheus_client import CollectorRegistry, Counter
 
 from profiles.profile import source_key
 from streams.messages.codec import decode_event
@@ -78,19 +77,6 @@ def origin(msg: Any) -> tuple[str, int]:
             return source_key(msg.topic, partition), offset
         break
     return source_key(msg.topic, msg.partition), msg.offset
-
-
-def forwarded_counter(registry: CollectorRegistry) -> Callable[[str], None]:
-    """``driftrec_events_forwarded_total{reason}`` on ``registry``, as an ``on_forward``."""
-    counter = Counter(
-        "driftrec_events_forwarded",
-        "Records re-produced on their user's partition (reason: misplaced key hash, no key).",
-        ["reason"],
-        registry=registry,
-    )
-    for reason in ("misplaced", "keyless"):
-        counter.labels(reason=reason)
-    return lambda reason: counter.labels(reason=reason).inc()
 
 
 @dataclass

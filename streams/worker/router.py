@@ -27,7 +27,7 @@ from profiles.hitrate import HitTracker, RollingRate
 from profiles.profile import UserProfile
 from profiles.rebuild import rebuild
 from profiles.retrieval import ItemIndex
-from streams.worker.loopmetrics import LoopMetrics
+from streams.worker.metrics import LoopMetrics
 
 log = logging.getLogger(__name__)
 

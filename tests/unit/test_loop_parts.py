@@ -19,7 +19,7 @@ from profiles.profile import UserProfile
 from profiles.rebuild import rebuild
 from profiles.retrieval import ItemIndex, Scored
 from streams.messages.records import BehaviourEvent, ItemRecord
-from streams.worker.loopmetrics import LoopMetrics
+from streams.worker.metrics import LoopMetrics
 from streams.worker.router import ModelRouter
 from tests.fakes import FakeModel, catalog
 from tests.unit.test_engine import Run, ev, incoming

@@ -13,11 +13,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from streams.faustcompat.ordering import held_counter
-from streams.worker.agents.waiting import WaitMetrics
-from streams.worker.control import forget_counter
 from streams.worker.metrics import Metrics
-from streams.worker.placement import forwarded_counter
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "ops" / "prometheus"
@@ -41,13 +37,8 @@ def _run(*args: str) -> str:
 
 
 def worker_registry() -> CollectorRegistry:
-    """The worker's metrics: Metrics plus those its event agent adds (streams.worker.agents)."""
-    registry = Metrics(CollectorRegistry()).registry
-    forget_counter(registry)
-    held_counter(registry)
-    forwarded_counter(registry)
-    WaitMetrics(registry)
-    return registry
+    """The worker's metrics, all declared by Metrics (its event agent's parts included)."""
+    return Metrics(CollectorRegistry()).registry
 
 
 def exported_series_names() -> set[str]:

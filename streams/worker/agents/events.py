@@ -15,13 +15,13 @@ from typing import Any
 
 from streams.faustcompat import commitguard
 from streams.faustcompat.offsets import start_offset
-from streams.faustcompat.ordering import InOrderGate, held_counter
+from streams.faustcompat.ordering import InOrderGate
 from streams.worker.agents.batch import EventsBatch
 from streams.worker.agents.guard import describe
-from streams.worker.agents.waiting import HoldingBatch, WaitMetrics
-from streams.worker.control import ControlledBatch, forget_counter
+from streams.worker.agents.waiting import HoldingBatch
+from streams.worker.control import ControlledBatch
 from streams.worker.factory import Worker
-from streams.worker.placement import Headers, Placement, forwarded_counter
+from streams.worker.placement import Headers, Placement
 
 log = logging.getLogger(__name__)
 
@@ -69,26 +69,30 @@ def register(w: Worker) -> dict[str, Any]:
         ack=lambda message: commitguard.ack_late(app.consumer, message),
         generation=lambda: app.consumer_generation_id,
         assigned=_assigned,
-        metrics=WaitMetrics(metrics.registry),
+        metrics=metrics.wait,
     )
     commitguard.set_floor(holding.floor)
     commitguard.install()
-    _forgotten = forget_counter(metrics.registry)
 
     def _on_forget(user: str) -> None:
-        _forgotten(user)
+        metrics.users_forgotten.inc()
         holding.forget(user)
 
     # Control records (driftrec forget) ride on the events topic, ordered with the user's events.
     handle_events = ControlledBatch(settings, holding, profiles, _send, _on_forget)
-    placement = Placement(settings, handle_events, _forward, forwarded_counter(metrics.registry))
+    placement = Placement(
+        settings,
+        handle_events,
+        _forward,
+        lambda reason: metrics.forwarded.labels(reason=reason).inc(),
+    )
 
     # Faust can deliver a partition out of order around rebalances: never process past a gap.
     gate = InOrderGate(
         seek=lambda tp, offset: app.consumer.seek(tp, offset),
         generation=lambda: app.consumer_generation_id,
         start_offset=lambda tp: start_offset(app.consumer, tp),
-        on_gap=held_counter(metrics.registry),
+        on_gap=metrics.held_back.inc,
     )
     # The agent and the hold's timer take turns: both change the hold and the profiles.
     _turn = asyncio.Lock()

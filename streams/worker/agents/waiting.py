@@ -24,39 +24,15 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
-
 from streams.faustcompat import commitguard
 from streams.messages.codec import decode_event
 from streams.messages.records import RecordError
 from streams.settings import Settings
 from streams.worker.itemwait import ItemWait, Plan, Waiting
+from streams.worker.metrics import WaitMetrics
 
 Handle = Callable[[Sequence[Any]], Awaitable[Any]]
 Known = Callable[[set[str]], Awaitable[Collection[str]]]  # item ids -> those the index holds
-
-
-@dataclass
-class WaitMetrics:
-    """``driftrec_events_waiting_for_item`` and ``driftrec_events_waited_for_item_total``."""
-
-    registry: CollectorRegistry
-
-    def __post_init__(self) -> None:
-        self.waiting = Gauge(
-            "driftrec_events_waiting_for_item",
-            "Events held until the catalog item they name (or one before them) arrives.",
-            registry=self.registry,
-        )
-        self.outcomes = Counter(
-            "driftrec_events_waited_for_item",
-            "Held events by outcome: released (applied in order), given_up (DLQ unknown_item), "
-            "forgotten (forget request), reassigned (partition left this worker: read again).",
-            ["outcome"],
-            registry=self.registry,
-        )
-        for outcome in ("released", "given_up", "forgotten", "reassigned"):
-            self.outcomes.labels(outcome=outcome)
 
 
 @dataclass
