@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
+from torch import nn
 
 from encoders.config import ConfigError
 from encoders.model import EventTensors
@@ -105,6 +106,27 @@ def tokens_of(ev: EventTensors, n_items: int) -> torch.Tensor:
     """``(B, T)`` token ids: catalog index + 1, ``n_items + 1`` for no item, 0 for padding."""
     tok = torch.where(ev.item >= 0, ev.item + 1, n_items + 1)
     return torch.where(ev.mask, tok, 0)
+
+
+class ItemSequenceNet(nn.Module):
+    """What both baselines share: the item table (token layout above), its catalog rows as the
+    item vectors, and ``forward`` = :meth:`encode` of the events' tokens."""
+
+    def __init__(self, config: BaselineConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.items = nn.Embedding(config.n_items + 2, config.dim, padding_idx=0)
+
+    def item_matrix(self) -> torch.Tensor:
+        return self.items.weight[1 : self.config.n_items + 1]  # (N, D)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, T)`` right-padded tokens -> ``(B, T, D)`` user vectors."""
+        raise NotImplementedError
+
+    def forward(self, ev: EventTensors) -> torch.Tensor:
+        """ev (B, T) -> user vectors (B, T, D) after each position."""
+        return self.encode(tokens_of(ev, self.config.n_items))
 
 
 def gather_last(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

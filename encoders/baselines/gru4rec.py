@@ -10,16 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from encoders.baselines import BaselineConfig, tokens_of
-from encoders.model import EventTensors
+from encoders.baselines import BaselineConfig, ItemSequenceNet
 
 
-class GRU4Rec(nn.Module):
+class GRU4Rec(ItemSequenceNet):
     def __init__(self, config: BaselineConfig) -> None:
-        super().__init__()
-        self.config = config
-        n = config.n_items
-        self.items = nn.Embedding(n + 2, config.dim, padding_idx=0)  # 0 pad, N + 1 no item
+        super().__init__(config)  # the item table first (creation order sets the init)
         self.emb_drop = nn.Dropout(config.p_dropout)
         self.gru = nn.GRU(
             config.dim, config.hidden, num_layers=config.n_layers, bias=False, batch_first=True
@@ -31,14 +27,7 @@ class GRU4Rec(nn.Module):
         nn.init.xavier_uniform_(self.gru.get_parameter("weight_hh_l0"))
         nn.init.xavier_uniform_(self.gru.get_parameter("weight_ih_l0"))
 
-    def item_matrix(self) -> torch.Tensor:
-        return self.items.weight[1 : self.config.n_items + 1]  # (N, D)
-
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` right-padded tokens -> ``(B, T, D)`` user vectors."""
         out, _ = self.gru(self.emb_drop(self.items(tokens)))  # (B, T, H)
         return self.dense(out)  # type: ignore[no-any-return]  # nn.Module call is untyped
-
-    def forward(self, ev: EventTensors) -> torch.Tensor:
-        """ev (B, T) -> user vectors (B, T, D)."""
-        return self.encode(tokens_of(ev, self.config.n_items))

@@ -14,8 +14,7 @@ import math
 import torch
 from torch import nn
 
-from encoders.baselines import BaselineConfig, tokens_of
-from encoders.model import EventTensors
+from encoders.baselines import BaselineConfig, ItemSequenceNet
 
 
 class _Block(nn.Module):
@@ -45,12 +44,9 @@ class _Block(nn.Module):
         return out
 
 
-class SASRec(nn.Module):
+class SASRec(ItemSequenceNet):
     def __init__(self, config: BaselineConfig) -> None:
-        super().__init__()
-        self.config = config
-        n = config.n_items
-        self.items = nn.Embedding(n + 2, config.dim, padding_idx=0)  # 0 pad, N + 1 no item
+        super().__init__(config)  # the item table first (creation order sets the init)
         self.positions = nn.Embedding(config.max_len, config.dim)
         self.ln = nn.LayerNorm(config.dim, eps=config.layer_norm_eps)
         self.drop = nn.Dropout(config.p_dropout)
@@ -66,9 +62,6 @@ class SASRec(nn.Module):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
 
-    def item_matrix(self) -> torch.Tensor:
-        return self.items.weight[1 : self.config.n_items + 1]  # (N, D)
-
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, T)`` right-padded tokens (T <= max_len) -> ``(B, T, D)`` user vectors."""
         b, t = tokens.shape
@@ -82,7 +75,3 @@ class SASRec(nn.Module):
             x = block(x, mask)
         out: torch.Tensor = x
         return out
-
-    def forward(self, ev: EventTensors) -> torch.Tensor:
-        """ev (B, T) with T <= max_len, right-padded -> user vectors (B, T, D)."""
-        return self.encode(tokens_of(ev, self.config.n_items))

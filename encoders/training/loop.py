@@ -20,10 +20,7 @@ history masked), the best epoch's weights kept. Same seed, same data, same devic
 
 from __future__ import annotations
 
-import logging
 import math
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,7 +30,6 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from encoders.baselines import BASELINES, BaselineConfig
 from encoders.checkpoint import save_checkpoint
@@ -44,6 +40,7 @@ from encoders.model import DriftRecModel
 from encoders.textcache import TextVectorCache
 from encoders.textenc import TextEncoder, resolve_device
 from encoders.training.batching import Catalog, Window, collate_windows, data_fingerprint, windows
+from encoders.training.epochs import Stopping, epoch_bar, fit_epochs
 from encoders.training.parts import (
     BaselineAdapter,
     DriftRecAdapter,
@@ -57,7 +54,6 @@ from encoders.training.prefixfit import fit_baseline
 from encoders.training.scoring import evaluate_split, score_histories
 from streams.messages.records import BehaviourEvent
 
-log = logging.getLogger(__name__)
 KINDS = ("driftrec", *BASELINES)
 __all__ = [
     "KINDS",
@@ -319,19 +315,9 @@ def _fit(
     opt = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, tc.warmup_frac))
     gen = torch.Generator().manual_seed(trained.seed)
-    valid_users = split.users
-    best, best_state, bad_epochs = -1.0, None, 0
-    start = time.perf_counter()
-    for epoch in range(1, tc.epochs + 1):
-        net.train()
-        batches = length_bucketed_batches(train_windows, tc.batch_size, rng)
-        bar = tqdm(
-            batches,
-            desc=f"{trained.kind} epoch {epoch}/{tc.epochs}",
-            disable=not tc.progress,
-            leave=False,
-            unit="batch",
-        )
+
+    def train_epoch(epoch: int) -> float:
+        bar = epoch_bar(trained, epoch, length_bucketed_batches(train_windows, tc.batch_size, rng))
         losses = []
         for rows in bar:
             batch = [train_windows[i] for i in rows]
@@ -344,36 +330,10 @@ def _fit(
             sched.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        metrics = evaluate_split(trained, split, "valid") if valid_users else {"NDCG@10": 0.0}
-        row = {
-            "epoch": float(epoch),
-            "loss": float(np.mean(losses)),
-            **metrics,
-            "seconds": time.perf_counter() - start,
-        }
-        trained.history.append(row)
-        log.info(
-            "%s epoch %d: loss %.4f valid NDCG@10 %.4f",
-            trained.kind,
-            epoch,
-            row["loss"],
-            metrics["NDCG@10"],
-        )
-        tqdm.write(
-            f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} valid NDCG@10 "
-            f"{metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f} "
-            f"({row['seconds']:.0f}s)",
-            file=sys.stderr,
-        )
-        if metrics["NDCG@10"] > best:
-            best, bad_epochs = metrics["NDCG@10"], 0
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            trained.metrics = {f"valid_{k}": v for k, v in metrics.items()} | {"best_epoch": epoch}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= tc.patience:
-                break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    net.eval()
-    trained.train_seconds = time.perf_counter() - start
+        return float(np.mean(losses))
+
+    def validate() -> dict[str, float]:
+        return evaluate_split(trained, split, "valid") if split.users else {"NDCG@10": 0.0}
+
+    # driftrec's epoch lines go to stderr with or without progress bars.
+    fit_epochs(trained, net, train_epoch, validate, Stopping(tc.patience), echo=True)

@@ -14,27 +14,22 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from encoders.baselines import BaselineConfig, gather_last
 from encoders.baselines.gru4rec import GRU4Rec
 from encoders.baselines.prefixes import prefix_samples
 from encoders.baselines.sasrec import SASRec
 from encoders.data.split import Split, group_by_user
+from encoders.training.epochs import Stopping, epoch_bar, fit_epochs
 from encoders.training.scoring import evaluate_split
 
 if TYPE_CHECKING:
     from encoders.training.loop import TrainedModel
-
-log = logging.getLogger(__name__)
 
 
 def fit_baseline(trained: TrainedModel, split: Split, device: torch.device) -> None:
@@ -51,21 +46,11 @@ def fit_baseline(trained: TrainedModel, split: Split, device: torch.device) -> N
         raise ValueError("no training samples: every user needs at least two events")
     opt = torch.optim.Adam(inner.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     rng = np.random.default_rng(trained.seed)
-    best, best_state, bad_epochs = -1.0, None, 0
-    start = time.perf_counter()
-    for epoch in range(1, tc.epochs + 1):
-        trained.net.train()
+
+    def train_epoch(epoch: int) -> float:
         order = rng.permutation(len(samples))
-        steps = range(0, len(order), tc.batch_size)
-        bar = tqdm(
-            steps,
-            desc=f"{trained.kind} epoch {epoch}/{tc.epochs}",
-            disable=not tc.progress,
-            leave=False,
-            unit="batch",
-        )
         total, count = 0.0, 0
-        for s in bar:
+        for s in epoch_bar(trained, epoch, range(0, len(order), tc.batch_size)):
             x, lengths, y = samples.batch(order[s : s + tc.batch_size])
             x, lengths, y = x.to(device), lengths.to(device), y.to(device)
             user = gather_last(inner.encode(x), lengths)  # (B, D)
@@ -74,41 +59,13 @@ def fit_baseline(trained: TrainedModel, split: Split, device: torch.device) -> N
             loss.backward()  # type: ignore[no-untyped-call]  # torch's backward is untyped
             opt.step()
             total, count = total + loss.item() * len(y), count + len(y)
-        metrics = (
-            evaluate_split(trained, split, "valid", mask_history=tc.valid_mask_history)
-            if split.users
-            else {"NDCG@10": 0.0}
-        )
-        row = {
-            "epoch": float(epoch),
-            "loss": total / max(count, 1),
-            **metrics,
-            "seconds": time.perf_counter() - start,
-        }
-        trained.history.append(row)
-        log.info(
-            "%s epoch %d: loss %.4f valid NDCG@10 %.4f",
-            trained.kind,
-            epoch,
-            row["loss"],
-            metrics["NDCG@10"],
-        )
-        if tc.progress:
-            tqdm.write(
-                f"{trained.kind} epoch {epoch}: loss {row['loss']:.4f} valid NDCG@10 "
-                f"{metrics['NDCG@10']:.4f} HR@10 {metrics.get('HR@10', 0):.4f} "
-                f"({row['seconds']:.0f}s, {len(samples)} samples)",
-                file=sys.stderr,
-            )
-        if metrics["NDCG@10"] >= best:
-            best, bad_epochs = metrics["NDCG@10"], 0
-            best_state = {k: v.detach().clone() for k, v in inner.state_dict().items()}
-            trained.metrics = {f"valid_{k}": v for k, v in metrics.items()} | {"best_epoch": epoch}
-        else:
-            bad_epochs += 1
-            if bad_epochs > tc.patience:
-                break
-    if best_state is not None:
-        inner.load_state_dict(best_state)
-    trained.net.eval()
-    trained.train_seconds = time.perf_counter() - start
+        return total / max(count, 1)
+
+    def validate() -> dict[str, float]:
+        if not split.users:
+            return {"NDCG@10": 0.0}
+        return evaluate_split(trained, split, "valid", mask_history=tc.valid_mask_history)
+
+    stopping = Stopping(tc.patience, recbole=True)
+    note = f", {len(samples)} samples"
+    fit_epochs(trained, inner, train_epoch, validate, stopping, echo=tc.progress, note=note)
