@@ -97,17 +97,21 @@ def _driftrec(ctx: Context, **overrides: Any) -> Target | None:
         return None
 
 
-def _open(ctx: Context, target: Target, workers: int = 1, warm: bool = True) -> Session:
-    """A session that lives until the suite ends, warmed up with one discarded burst."""
-    b = ctx.broker()
-    session = Session(
+def new_session(ctx: Context, target: Target, workers: int = 1) -> Session:
+    """``workers`` workers of ``target`` on the suite's broker, scratch folder and partitions."""
+    return Session(
         target,
-        b.bootstrap,
+        ctx.broker().bootstrap,
         ctx.scratch,
         partitions=ctx.config.partitions,
         say=ctx.say,
         workers=workers,
     )
+
+
+def _open(ctx: Context, target: Target, workers: int = 1, warm: bool = True) -> Session:
+    """A session that lives until the suite ends, warmed up with one discarded burst."""
+    session = new_session(ctx, target, workers)
     ctx.stack.callback(session.close)
     if warm:
         r = session.burst(stream_maker(ctx), WARMUP_EVENTS)
@@ -229,13 +233,7 @@ def batching(ctx: Context) -> dict[str, Any]:
     for size in sorted({*cfg.batch_sweep, 1} - {default}):
         target = _driftrec(ctx, batch_max=size)
         assert target is not None  # the main session exists, so the target does
-        with Session(
-            target,
-            ctx.broker().bootstrap,
-            ctx.scratch,
-            partitions=cfg.partitions,
-            say=ctx.say,
-        ) as other:
+        with new_session(ctx, target) as other:
             other.burst(make, WARMUP_EVENTS)
             pairs = []
             for _ in range(cfg.repeats):

@@ -12,7 +12,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import SectionSkipped
-from bench.pipeline import Session
 from bench.verdicts import spread
 
 if TYPE_CHECKING:
@@ -27,7 +26,7 @@ PLAN_EVENTS_PER_S = 5_000.0
 
 def scale_out(ctx: Context) -> dict[str, Any]:
     """Events/s of 2 and 3 driftrec workers in one group against 1, bursts alternating."""
-    from bench.pipelinebench import WARMUP_EVENTS, _driftrec, _main, stream_maker
+    from bench.pipelinebench import WARMUP_EVENTS, _driftrec, _main, new_session, stream_maker
 
     cfg = ctx.config
     one = _main(ctx).get("driftrec")
@@ -42,14 +41,7 @@ def scale_out(ctx: Context) -> dict[str, Any]:
             continue
         target = _driftrec(ctx)
         assert target is not None  # the main session exists, so the target does
-        with Session(
-            target,
-            ctx.broker().bootstrap,
-            ctx.scratch,
-            partitions=cfg.partitions,
-            say=ctx.say,
-            workers=workers,
-        ) as group:
+        with new_session(ctx, target, workers) as group:
             group.burst(make, WARMUP_EVENTS)
             pairs, dups = [], 0
             for _ in range(cfg.repeats):

@@ -61,6 +61,10 @@ class Run:
             workdir=workdir,
         )
 
+    def start(self, index: int, argv: Sequence[str], env: Mapping[str, str]) -> WorkerProcess:
+        """Worker number ``index`` of this run: ``argv`` run in the run's folder, its log there."""
+        return WorkerProcess(argv, env, self.workdir / f"worker-{index}.log", self.workdir)
+
 
 class Target(Protocol):
     """A system under benchmark."""
@@ -132,12 +136,8 @@ class Passthrough(_PassthroughTarget):
             batch_max=self.batch_max,
             batch_wait_s=self.batch_wait_s,
         )
-        return WorkerProcess(
-            python_module("bench.passthrough", "worker", "-l", LOGLEVEL, "--without-web"),
-            env=worker_env(cfg),
-            log=run.workdir / f"worker-{index}.log",
-            cwd=run.workdir,
-        )
+        argv = python_module("bench.passthrough", "worker", "-l", LOGLEVEL, "--without-web")
+        return run.start(index, argv, worker_env(cfg))
 
 
 class RawPassthrough(_PassthroughTarget):
@@ -155,12 +155,7 @@ class RawPassthrough(_PassthroughTarget):
             batch_max=self.batch_max,
             batch_wait_s=self.batch_wait_s,
         )
-        return WorkerProcess(
-            python_module("bench.rawpassthrough"),
-            env=raw_env(cfg),
-            log=run.workdir / f"worker-{index}.log",
-            cwd=run.workdir,
-        )
+        return run.start(index, python_module("bench.rawpassthrough"), raw_env(cfg))
 
 
 def _health(port: int) -> dict[str, Any] | None:
@@ -221,12 +216,8 @@ class Driftrec:
         driftrec = shutil.which("driftrec", path=str(Path(sys.executable).parent))
         if driftrec is None:
             raise BenchError(f"no driftrec command next to {sys.executable}; run ops/setup.sh")
-        worker = WorkerProcess(
-            [driftrec, "worker", "--loglevel", LOGLEVEL],
-            env=self._env(run, index, port),
-            log=run.workdir / f"worker-{index}.log",
-            cwd=run.workdir,
-        )
+        argv = [driftrec, "worker", "--loglevel", LOGLEVEL]
+        worker = run.start(index, argv, self._env(run, index, port))
         self._ports[worker.pid] = port
         return worker
 

@@ -1,8 +1,10 @@
-"""Reading assigned Kafka partitions up to given end offsets: the one "read to the end" loop.
+"""Reading Kafka topics with a group-less kafka-python consumer: the one "read to the end" loop.
 
 The trainer reads the catalog and the event log to the end offsets it took, the registry reads
 its topic to the end at start-up, the worker's hole filler reads a skipped range again: each
-assigns and seeks its consumer itself, then lets :func:`read_to_end` poll.
+assigns and seeks its consumer itself, then lets :func:`read_to_end` poll. :func:`reader` is the
+consumer the commands and the trainer read with (no group, nothing committed), and
+:func:`assign_all` assigns it every partition of a topic.
 """
 
 from __future__ import annotations
@@ -14,6 +16,25 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.errors import StreamsError
+from streams.settings import Settings
+
+
+def reader(settings: Settings, **extra: Any) -> KafkaConsumer:
+    """A consumer in no group that commits nothing (``extra``: further kafka-python options)."""
+    return KafkaConsumer(
+        **settings.kafka_python_config(), enable_auto_commit=False, group_id=None, **extra
+    )
+
+
+def assign_all(consumer: KafkaConsumer, topic: str, what: str) -> list[TopicPartition]:
+    """Assign ``consumer`` every partition of ``topic``; StreamsError ("``what`` topic ... does
+    not exist") when the broker knows none."""
+    parts = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    if not tps:
+        raise StreamsError(f"{what} topic {topic!r} does not exist")
+    consumer.assign(tps)
+    return tps
 
 
 def read_to_end(

@@ -10,6 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 from streams.cli.options import kafka_options, kafka_settings
 from streams.cli.produce import make_producer
 from streams.errors import StreamsError
+from streams.readend import reader
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from streams.worker.control import ControlError, forget_record
@@ -17,9 +18,7 @@ from streams.worker.control import ControlError, forget_record
 
 def _watch(settings: Settings) -> tuple[KafkaConsumer, list[TopicPartition]]:
     """A consumer positioned at the current end of the recommendations topic."""
-    consumer = KafkaConsumer(
-        **settings.kafka_python_config(), enable_auto_commit=False, group_id=None
-    )
+    consumer = reader(settings)
     parts = consumer.partitions_for_topic(settings.recommendations_topic) or set()
     tps = [TopicPartition(settings.recommendations_topic, p) for p in sorted(parts)]
     consumer.assign(tps)

@@ -12,14 +12,13 @@ from kafka import KafkaConsumer, TopicPartition
 
 from streams.cli.options import kafka_options, kafka_settings
 from streams.errors import StreamsError
+from streams.readend import reader
 from streams.settings import Settings
 
 
 def open_consumer(settings: Settings, topic: str, *, from_beginning: bool) -> KafkaConsumer:
     """A group-less consumer assigned every partition of ``topic``."""
-    consumer = KafkaConsumer(
-        **settings.kafka_python_config(), enable_auto_commit=False, group_id=None
-    )
+    consumer = reader(settings)
     try:
         deadline = time.monotonic() + 15
         parts = consumer.partitions_for_topic(topic)

@@ -36,7 +36,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     KafkaError,
@@ -48,7 +48,7 @@ from kafka.errors import (
 from streams.errors import StreamsError
 from streams.kafkaadmin import ClosingAdminClient
 from streams.messages.codec import encode_json
-from streams.readend import read_to_end
+from streams.readend import read_to_end, reader
 from streams.registry.state import (
     ModelEntry,
     Record,
@@ -135,12 +135,8 @@ def read_state(settings: Settings, timeout_s: float = 15.0) -> tuple[RegistrySta
     """The whole registry and the next offset to read (its end when this returned)."""
     check_reachable(settings)
     ensure_registry_topic(settings)
-    consumer = KafkaConsumer(
-        **settings.kafka_python_config(),
-        enable_auto_commit=False,
-        group_id=None,
-        isolation_level="read_committed",  # an aborted (fenced) write is no registry change
-    )
+    # read_committed: an aborted (fenced) write is no registry change
+    consumer = reader(settings, isolation_level="read_committed")
     tp = TopicPartition(settings.registry_topic, 0)
     state = RegistryState()
     try:

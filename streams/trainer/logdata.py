@@ -18,14 +18,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
 from tqdm import tqdm
 
 from encoders.data.folder import DataFolder
-from streams.errors import StreamsError
 from streams.messages.codec import decode_event, decode_item
 from streams.messages.records import BehaviourEvent, ItemRecord, RecordError
-from streams.readend import read_to_end
+from streams.readend import assign_all, read_to_end, reader
 from streams.settings import Settings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -49,21 +47,13 @@ class LogData:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def _consumer(settings: Settings) -> KafkaConsumer:
-    return KafkaConsumer(**settings.kafka_python_config(), enable_auto_commit=False, group_id=None)
-
-
 def read_items(
     settings: Settings, skipped: Counter[str], timeout_s: float = 120.0
 ) -> list[ItemRecord]:
     """The current catalog from the compacted items topic."""
-    consumer = _consumer(settings)
+    consumer = reader(settings)
     try:
-        parts = consumer.partitions_for_topic(settings.items_topic) or set()
-        tps = [TopicPartition(settings.items_topic, p) for p in sorted(parts)]
-        if not tps:
-            raise StreamsError(f"items topic {settings.items_topic!r} does not exist")
-        consumer.assign(tps)
+        tps = assign_all(consumer, settings.items_topic, "items")
         consumer.seek_to_beginning(*tps)
         items: dict[str, ItemRecord] = {}
         for m in read_to_end(consumer, consumer.end_offsets(tps), timeout_s, max_records=5000):
@@ -94,16 +84,12 @@ def read_log(
     skipped: Counter[str] = Counter()
     items = read_items(settings, skipped)
     known = {i.item_id for i in items}
-    consumer = _consumer(settings)
+    consumer = reader(settings)
     events: list[tuple[float, int, int, BehaviourEvent]] = []
     log_ts: list[float] = []
     offsets: dict[str, list[int]] = {}
     try:
-        parts = consumer.partitions_for_topic(settings.events_topic) or set()
-        tps = [TopicPartition(settings.events_topic, p) for p in sorted(parts)]
-        if not tps:
-            raise StreamsError(f"events topic {settings.events_topic!r} does not exist")
-        consumer.assign(tps)
+        tps = assign_all(consumer, settings.events_topic, "events")
         starts = consumer.offsets_for_times({tp: int(since_ts * 1000) for tp in tps})
         ends = consumer.end_offsets(tps)
         for tp in tps:
