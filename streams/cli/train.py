@@ -96,6 +96,7 @@ def train_cmd(
 ) -> None:
     """Train on DATA's leave-last-out training part; report valid and test metrics; save OUT."""
     if from_kafka:  # the learning loop's path (streams.cli.trainer), registered, not saved to OUT
+        from streams.cli.trainer import RoundSpec
         from streams.cli.trainer import from_kafka as train_from_log
         from streams.trainer.logdata import parse_duration
 
@@ -109,12 +110,7 @@ def train_cmd(
             raise click.BadParameter(str(exc), param_hint="--since") from exc
         train_from_log(
             since_s,
-            0.2,
-            0.0,
-            epochs or 15,
-            seed,
-            device,
-            no_progress,
+            RoundSpec(epochs or 15, seed, device, progress=not no_progress),
             bootstrap_servers=bootstrap_servers,
             kafka_timeout_s=kafka_timeout_s,
         )

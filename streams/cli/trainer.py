@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -25,8 +27,6 @@ from streams.trainer.candidate import Verdict, run_round
 from streams.trainer.logdata import parse_duration, read_log
 from streams.trainer.service import TrainerService
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 def duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
     """Click callback: ``7d`` -> seconds."""
@@ -38,29 +38,56 @@ def duration(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
         raise click.BadParameter(str(exc)) from exc
 
 
-def round_options(func: F) -> F:
-    """Options shared by ``trainer`` and ``train --from-kafka``."""
-    for option in reversed(
-        [
-            click.option("--holdout", type=float, default=0.2, help="Newest share held out."),
-            click.option(
-                "--min-gain",
-                type=float,
-                default=0.0,
-                help=f"Promote only when holdout {PRIMARY} beats the champion's by more.",
-            ),
-            click.option("--epochs", type=int, default=30, help="Most epochs per round."),
-            seed_option("Training seed."),
-            device_option,
-            no_progress_option("No progress bars."),
-        ]
-    ):
-        func = option(func)
-    return func
+@dataclass(frozen=True)
+class RoundSpec:
+    """How one training round trains and judges (``trainer`` and ``train --from-kafka``)."""
+
+    epochs: int
+    seed: int
+    device: str
+    progress: bool
+    holdout: float = 0.2
+    min_gain: float = 0.0
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, device=self.device, progress=self.progress)
 
 
-def train_config(epochs: int, device: str, no_progress: bool) -> TrainConfig:
-    return TrainConfig(epochs=epochs, device=device, progress=not no_progress)
+def round_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``trainer``'s options of a round, handed to ``func`` as one ``spec: RoundSpec``."""
+
+    @functools.wraps(func)
+    def with_spec(
+        *args: Any,
+        holdout: float,
+        min_gain: float,
+        epochs: int,
+        seed: int,
+        device: str,
+        no_progress: bool,
+        **kwargs: Any,
+    ) -> Any:
+        spec = RoundSpec(epochs, seed, device, not no_progress, holdout, min_gain)
+        return func(*args, spec=spec, **kwargs)
+
+    options = [
+        click.option(
+            "--holdout", type=float, default=RoundSpec.holdout, help="Newest share held out."
+        ),
+        click.option(
+            "--min-gain",
+            type=float,
+            default=RoundSpec.min_gain,
+            help=f"Promote only when holdout {PRIMARY} beats the champion's by more.",
+        ),
+        click.option("--epochs", type=int, default=30, help="Most epochs per round."),
+        seed_option("Training seed."),
+        device_option,
+        no_progress_option("No progress bars."),
+    ]
+    for option in reversed(options):
+        with_spec = option(with_spec)
+    return with_spec
 
 
 def report(verdict: Verdict) -> None:
@@ -79,12 +106,7 @@ def report(verdict: Verdict) -> None:
 
 def from_kafka(
     since_s: float,
-    holdout: float,
-    min_gain: float,
-    epochs: int,
-    seed: int,
-    device: str,
-    no_progress: bool,
+    spec: RoundSpec,
     bootstrap_servers: str | None = None,
     kafka_timeout_s: float | None = None,
 ) -> Verdict:
@@ -93,7 +115,7 @@ def from_kafka(
 
     settings = kafka_settings(bootstrap_servers=bootstrap_servers, kafka_timeout_s=kafka_timeout_s)
     try:
-        data = read_log(settings, time.time() - since_s, progress=not no_progress)
+        data = read_log(settings, time.time() - since_s, progress=spec.progress)
         click.echo(
             f"log: {len(data.folder.items)} items, {len(data.folder.events)} events of the last "
             f"{since_s:.0f}s; skipped {dict(data.skipped) or 'none'}",
@@ -103,10 +125,10 @@ def from_kafka(
             settings,
             data,
             registry=Registry(settings),
-            train_config=train_config(epochs, device, no_progress),
-            holdout_frac=holdout,
-            min_gain=min_gain,
-            seed=seed,
+            train_config=spec.train_config(),
+            holdout_frac=spec.holdout,
+            min_gain=spec.min_gain,
+            seed=spec.seed,
             promote=False,
         )
     except (StreamsError, RegistryError, ValueError) as exc:
@@ -157,12 +179,7 @@ def trainer(
     cooldown_s: float,
     check_s: float,
     once: bool,
-    holdout: float,
-    min_gain: float,
-    epochs: int,
-    seed: int,
-    device: str,
-    no_progress: bool,
+    spec: RoundSpec,
     bootstrap_servers: str,
     kafka_timeout_s: float,
 ) -> None:
@@ -174,15 +191,15 @@ def trainer(
         service = TrainerService(
             settings,
             since_s=since_s,
-            train_config=train_config(epochs, device, no_progress),
+            train_config=spec.train_config(),
             every_s=every_s if every_s is not None or hit_threshold is not None else since_s,
             threshold=hit_threshold,
             metrics_urls=metrics_urls,
             min_outcomes=min_outcomes,
             cooldown_s=cooldown_s,
-            holdout_frac=holdout,
-            min_gain=min_gain,
-            seed=seed,
+            holdout_frac=spec.holdout,
+            min_gain=spec.min_gain,
+            seed=spec.seed,
         )
         if once:
             report(service.round("--once"))
