@@ -8,7 +8,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from streams.messages.records import BehaviourEvent, ItemRecord
+from encoders.data.catalog import CatalogOrder
+from streams.messages.records import BehaviourEvent
 
 F32 = npt.NDArray[np.float32]
 #: Encodes texts to L2-normalised vectors: ``(B,) -> (B, D)`` (e.g. ``TextEncoder.encode``).
@@ -19,18 +20,10 @@ class EvaluationError(ValueError):
     """Evaluation cannot run: bad options, a model that does not fit the data, missing files."""
 
 
-class ItemIndex:
-    """Catalog order shared by every model: row ``i`` of each item matrix is ``ids[i]``."""
+class ItemIndex(CatalogOrder):
+    """The catalog order of evaluation: an item outside it is an error."""
 
-    def __init__(self, items: Sequence[ItemRecord]) -> None:
-        self.items = list(items)
-        self.ids = [item.item_id for item in self.items]
-        self.index = {item_id: i for i, item_id in enumerate(self.ids)}
-        if len(self.index) != len(self.ids):
-            raise EvaluationError("catalog has duplicate item ids")
-
-    def __len__(self) -> int:
-        return len(self.ids)
+    duplicate_error = EvaluationError
 
     def of(self, item_id: str) -> int:
         try:

@@ -20,26 +20,17 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from encoders.data.catalog import CatalogOrder
 from encoders.data.folder import DataFolder
 from encoders.model import EventTensors
-from streams.messages.records import ACTIONS, BehaviourEvent, ItemRecord
+from streams.messages.records import ACTIONS, BehaviourEvent
 
 _ACTION_INDEX = {a: i for i, a in enumerate(ACTIONS)}
 TextLookup = Callable[[str], npt.NDArray[np.float32]]
 
 
-class Catalog:
-    """Catalog order shared by every model: row ``i`` of each item matrix is ``ids[i]``."""
-
-    def __init__(self, items: Sequence[ItemRecord]) -> None:
-        self.items = list(items)
-        self.ids = [item.item_id for item in self.items]
-        self.index = {item_id: i for i, item_id in enumerate(self.ids)}
-        if len(self.index) != len(self.ids):
-            raise ValueError("catalog has duplicate item ids")
-
-    def __len__(self) -> int:
-        return len(self.ids)
+class Catalog(CatalogOrder):
+    """The catalog order of training: an item outside it counts as no item."""
 
     def of(self, item_id: str | None) -> int:
         """Catalog index, -1 for no item or an item the catalog does not know."""
