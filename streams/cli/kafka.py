@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ops.localkafka.launcher import LocalBroker, fetch_jars, kafka_version, metadata_ok
-from streams.cli.options import make_settings, setting_default
+from streams.cli.options import make_settings, setting_option
 from streams.errors import BrokerError
 from streams.settings import Settings
 
@@ -20,12 +20,10 @@ def local_broker(settings: Settings) -> LocalBroker:
     )
 
 
-port_option = click.option(
+port_option = setting_option(
     "--port",
+    field="kafka_port",
     type=int,
-    envvar="DRIFTREC_KAFKA_PORT",
-    show_envvar=True,
-    default=setting_default("kafka_port"),
     help="Client port of the local broker (the controller uses port + 1).",
 )
 

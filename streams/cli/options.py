@@ -22,26 +22,31 @@ def setting_default(field: str) -> Any:
     return Settings.model_fields[field].default
 
 
+def setting_option(*decls: str, field: str, **extra: Any) -> Callable[[F], F]:
+    """An option for the Settings field ``field``: its environment variable DRIFTREC_<FIELD>
+    (shown in --help), its default, and its description as help unless ``extra`` gives one."""
+    extra.setdefault("help", Settings.model_fields[field].description)
+    return click.option(
+        *decls,
+        envvar=f"DRIFTREC_{field.upper()}",
+        show_envvar=True,
+        default=setting_default(field),
+        **extra,
+    )
+
+
 def bootstrap_option(func: F) -> F:
     """``--bootstrap-servers`` (env DRIFTREC_BOOTSTRAP_SERVERS)."""
-    return click.option(
+    return setting_option(
         "--bootstrap-servers",
-        envvar="DRIFTREC_BOOTSTRAP_SERVERS",
-        show_envvar=True,
-        default=setting_default("bootstrap_servers"),
+        field="bootstrap_servers",
         help="Kafka bootstrap servers, comma separated.",
     )(func)
 
 
 def device_option(func: F) -> F:
     """``--device`` (env DRIFTREC_DEVICE): where the model runs."""
-    return click.option(
-        "--device",
-        envvar="DRIFTREC_DEVICE",
-        show_envvar=True,
-        default=setting_default("device"),
-        help=Settings.model_fields["device"].description,
-    )(func)
+    return setting_option("--device", field="device")(func)
 
 
 def kafka_options(func: F) -> F:
@@ -138,13 +143,11 @@ def make_settings(**overrides: Any) -> Settings:
 
 def timeout_option(func: F) -> F:
     """``--timeout`` (env DRIFTREC_KAFKA_TIMEOUT_S): how long to wait for Kafka to answer."""
-    return click.option(
+    return setting_option(
         "--timeout",
         "kafka_timeout_s",
+        field="kafka_timeout_s",
         type=click.FloatRange(min=0, min_open=True, max=600),
-        envvar="DRIFTREC_KAFKA_TIMEOUT_S",
-        show_envvar=True,
-        default=setting_default("kafka_timeout_s"),
         help="Seconds to wait for Kafka to answer before giving up with exit status 1.",
     )(func)
 

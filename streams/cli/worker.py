@@ -11,7 +11,7 @@ from streams.cli.options import (
     kafka_options,
     kafka_settings,
     model_dir_option,
-    setting_default,
+    setting_option,
 )
 from streams.errors import StreamsError
 from streams.faustcompat.version import check_faust_version
@@ -23,20 +23,16 @@ from streams.topics import ensure_topics
     "Checkpoint folder from `driftrec train` (default: an untrained model, with a warning).",
     envvar="DRIFTREC_MODEL_DIR",
 )
-@click.option(
+@setting_option(
     "--web-port",
+    field="web_port",
     type=click.IntRange(1, 65535),
-    envvar="DRIFTREC_WEB_PORT",
-    show_envvar=True,
-    default=setting_default("web_port"),
     help="HTTP port of the views and /metrics.",
 )
-@click.option(
+@setting_option(
     "--data-dir",
+    field="data_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="DRIFTREC_DATA_DIR",
-    show_envvar=True,
-    default=None,
     help="RocksDB table folder (default: <home>/worker-<web port>).",
 )
 @device_option
