@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +18,8 @@ from streams.errors import StreamsError
 from streams.registry.state import ModelEntry, RegistryError, RegistryState
 from streams.registry.transport import Registry
 
+T = TypeVar("T")
+
 
 def _registry(bootstrap_servers: str, kafka_timeout_s: float, *, reachable: bool) -> Registry:
     """The registry client; ``reachable``: first check that Kafka answers (else exit 1)."""
@@ -24,6 +27,14 @@ def _registry(bootstrap_servers: str, kafka_timeout_s: float, *, reachable: bool
     if reachable:
         require_kafka(settings)
     return Registry(settings)
+
+
+def _change(bootstrap_servers: str, kafka_timeout_s: float, change: Callable[[Registry], T]) -> T:
+    """One registry change, Kafka checked first; a refused change is a one-line error (exit 1)."""
+    try:
+        return change(_registry(bootstrap_servers, kafka_timeout_s, reachable=True))
+    except (RegistryError, StreamsError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _read(registry: Registry) -> RegistryState:
@@ -149,12 +160,7 @@ def add(
 @kafka_options
 def promote(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Make VERSION the champion; running workers switch to it without a restart."""
-    try:
-        state = _registry(bootstrap_servers, kafka_timeout_s, reachable=True).promote(
-            version, reason
-        )
-    except (RegistryError, StreamsError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    state = _change(bootstrap_servers, kafka_timeout_s, lambda r: r.promote(version, reason))
     click.echo(f"champion: {state.champion}")
 
 
@@ -163,10 +169,7 @@ def promote(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: 
 @kafka_options
 def rollback(reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Give the champion role back to the previous champion."""
-    try:
-        state = _registry(bootstrap_servers, kafka_timeout_s, reachable=True).rollback(reason)
-    except (RegistryError, StreamsError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    state = _change(bootstrap_servers, kafka_timeout_s, lambda r: r.rollback(reason))
     click.echo(f"champion: {state.champion}")
 
 
@@ -176,10 +179,5 @@ def rollback(reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> Non
 @kafka_options
 def retire(version: str, reason: str, bootstrap_servers: str, kafka_timeout_s: float) -> None:
     """Retire a challenger (it stops being served to the A/B share)."""
-    try:
-        _registry(bootstrap_servers, kafka_timeout_s, reachable=True).set_status(
-            version, "retired", reason
-        )
-    except (RegistryError, StreamsError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    _change(bootstrap_servers, kafka_timeout_s, lambda r: r.set_status(version, "retired", reason))
     click.echo(f"{version}: retired")
