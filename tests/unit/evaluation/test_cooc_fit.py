@@ -4,6 +4,7 @@ offline by exactly what the worker serves."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -135,3 +136,31 @@ def test_offline_scores_are_the_lists_the_worker_serves(
     alone = serving.score(stream.interest(replay_histories(stream, [history]))[:, : serving.dim],
                           stream.item_vecs)[0]  # fmt: skip
     assert list(np.argsort(-alone)[:10]) != list(want)  # the blend changed the list
+
+
+def test_cooc_command_adds_the_same_table_and_weight(
+    trained: TrainedModel, tmp_path: Path, tmp_home: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from encoders.data.synth import generate as synth
+    from streams.cli.main import cli
+
+    synth(SPEC, seed=2).write(tmp_path / "data")  # the data the fixture model was trained on
+    hybrid_version = trained.save(tmp_path / "hybrid")
+    replace(trained, cooc=None).save(tmp_path / "plain")
+    args = ["cooc", "--data", str(tmp_path / "data"), "--model", str(tmp_path / "plain")]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "out"), "--device", "cpu",
+                                      "--neighbours", "20"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]  # "... saved to OUT {version, weight}"
+    assert json.loads(last[last.index("{") :]) == {
+        "version": hybrid_version,
+        "weight": trained.cooc.weight if trained.cooc else None,
+    }
+    assert load_checkpoint(tmp_path / "out").version == hybrid_version
+    assert "cooc" not in load_checkpoint(tmp_path / "plain").meta  # --out leaves --model alone
+    (tmp_path / "empty").mkdir()
+    bad = CliRunner().invoke(cli, ["cooc", "--data", str(tmp_path / "data"), "--model",
+                                   str(tmp_path / "empty")])  # fmt: skip
+    assert bad.exit_code == 1 and "not a driftrec model folder" in bad.output
