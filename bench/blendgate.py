@@ -54,6 +54,7 @@ def _metrics(users: list[str], scores: F32, split: Split, catalog: ItemIndex, st
 def run_seed(args: argparse.Namespace, seed: int, split: Split, catalog: ItemIndex) -> Any:
     path = args.model or args.checkpoints / f"seed-{seed}" / "driftrec"
     serving = ServingModel.load(path, device="cpu", cache_dir=args.cache_dir)
+    serving.set_cooc(None, 0.0)  # the interest model alone: a served table would blend twice
     drift = DriftRecStream(serving, catalog, repeat=True)
     out: dict[str, Any] = {
         "seed": seed,

@@ -8,7 +8,12 @@ Layout of ``MODEL_DIR``:
   ``text_encoder`` (``id`` and ``source``; source None = the packaged default); ``data``
   (fingerprint and sizes of the training data); ``metrics`` (validation metrics); ``item_ids``
   (the catalog order of the ID-embedding rows); ``driftrec`` (the package version that wrote it);
-  ``created``.
+  ``created``; optionally ``cooc`` (below);
+* ``cooc.safetensors`` (optional) — the co-occurrence neighbour table of the served hybrid
+  (:mod:`profiles.cooc`); ``checkpoint.json``'s ``cooc`` holds its ``sha256`` (of the table's
+  canonical content, :meth:`~profiles.cooc.CoocTable.digest`), the blend
+  ``weight`` chosen on validation and how it was chosen. The version covers both, so adding a
+  table gives a new version. A folder without them (older models) serves the interest model alone.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from profiles.cooc import CoocTable, CoocTableError
+
 FORMAT = 1
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "checkpoint.json"
+COOC_FILE = "cooc.safetensors"
 
 
 class CheckpointError(ValueError):
@@ -41,10 +49,13 @@ def _package_version() -> str:
         return "0+unknown"
 
 
-def model_version(weights: bytes, config_json: str) -> str:
-    """The content id of a model: the same weights and config always give the same version."""
+def model_version(weights: bytes, config_json: str, cooc: dict[str, Any] | None = None) -> str:
+    """The content id of a model: the same weights, config (and co-occurrence part, whose
+    ``sha256`` names the table's bytes) always give the same version."""
     h = hashlib.sha256(weights)
     h.update(config_json.encode())
+    if cooc:
+        h.update(json.dumps(cooc, sort_keys=True).encode())
     return "m-" + h.hexdigest()[:12]
 
 
@@ -59,6 +70,9 @@ class Checkpoint:
     metrics: dict[str, Any] = field(default_factory=dict)
     item_ids: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The served hybrid's neighbour table and its ``checkpoint.json`` entry (None: none).
+    cooc: CoocTable | None = None
+    cooc_meta: dict[str, Any] = field(default_factory=dict)
 
 
 def save_checkpoint(
@@ -71,15 +85,23 @@ def save_checkpoint(
     data: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     item_ids: list[str] | None = None,
+    cooc: CoocTable | None = None,
+    cooc_meta: dict[str, Any] | None = None,
 ) -> str:
-    """Write a checkpoint folder (atomically per file) and return its version string."""
+    """Write a checkpoint folder (atomically per file) and return its version string; with
+    ``cooc`` also the neighbour table (``cooc_meta``: the blend weight and how it was chosen)."""
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     tmp_weights = model_dir / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(tmp_weights))
     config_json = json.dumps(config, sort_keys=True)
-    ver = model_version(tmp_weights.read_bytes(), config_json)
+    cooc_entry: dict[str, Any] | None = None
+    tmp_cooc = model_dir / (COOC_FILE + ".tmp")
+    if cooc is not None:
+        cooc.save(tmp_cooc)
+        cooc_entry = {**(cooc_meta or {}), "file": COOC_FILE, "sha256": cooc.digest()}
+    ver = model_version(tmp_weights.read_bytes(), config_json, cooc_entry)
     meta = {
         "format": FORMAT,
         "kind": kind,
@@ -92,11 +114,35 @@ def save_checkpoint(
         "driftrec": _package_version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if cooc_entry is not None:
+        meta["cooc"] = cooc_entry
     tmp_meta = model_dir / (META_FILE + ".tmp")
     tmp_meta.write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp_weights, model_dir / WEIGHTS_FILE)
+    if cooc_entry is not None:
+        os.replace(tmp_cooc, model_dir / COOC_FILE)
+    elif (model_dir / COOC_FILE).exists():
+        (model_dir / COOC_FILE).unlink()  # a table of a model written here before
     os.replace(tmp_meta, model_dir / META_FILE)
     return ver
+
+
+def add_cooc(model_dir: Path, table: CoocTable, cooc_meta: dict[str, Any]) -> str:
+    """Give an existing checkpoint folder a co-occurrence table (replacing one it had); the
+    weights are unchanged, the version is recomputed. Returns the new version."""
+    ckpt = load_checkpoint(model_dir)
+    return save_checkpoint(
+        model_dir,
+        kind=ckpt.kind,
+        config=ckpt.config,
+        state=ckpt.state,
+        text_encoder=ckpt.text_encoder,
+        data=ckpt.data,
+        metrics=ckpt.metrics,
+        item_ids=ckpt.item_ids,
+        cooc=table,
+        cooc_meta=cooc_meta,
+    )
 
 
 def load_checkpoint(model_dir: Path, *, map_location: str = "cpu") -> Checkpoint:
@@ -115,7 +161,8 @@ def load_checkpoint(model_dir: Path, *, map_location: str = "cpu") -> Checkpoint
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT}")
     raw = weights.read_bytes()
-    expected = model_version(raw, json.dumps(meta["config"], sort_keys=True))
+    cooc_meta = meta.get("cooc") or None
+    expected = model_version(raw, json.dumps(meta["config"], sort_keys=True), cooc_meta)
     if meta.get("version") != expected:
         raise CheckpointError(
             f"{model_dir}: weights do not match checkpoint.json (version {meta.get('version')!r}, "
@@ -125,6 +172,7 @@ def load_checkpoint(model_dir: Path, *, map_location: str = "cpu") -> Checkpoint
         state = load_file(str(weights), device=map_location)
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise CheckpointError(f"{weights}: unreadable safetensors file ({exc})") from exc
+    table = None if cooc_meta is None else _load_cooc(model_dir, cooc_meta)
     return Checkpoint(
         kind=str(meta["kind"]),
         version=str(meta["version"]),
@@ -135,4 +183,25 @@ def load_checkpoint(model_dir: Path, *, map_location: str = "cpu") -> Checkpoint
         metrics=dict(meta.get("metrics", {})),
         item_ids=list(meta.get("item_ids", [])),
         meta=meta,
+        cooc=table,
+        cooc_meta=dict(cooc_meta or {}),
     )
+
+
+def _load_cooc(model_dir: Path, cooc_meta: dict[str, Any]) -> CoocTable:
+    path = model_dir / str(cooc_meta.get("file", COOC_FILE))
+    if path.parent != model_dir or not path.is_file():
+        raise CheckpointError(
+            f"{model_dir}: checkpoint.json names a co-occurrence table {path} "
+            "that is not in the folder"
+        )
+    try:
+        table = CoocTable.load(path)
+    except CoocTableError as exc:
+        raise CheckpointError(str(exc)) from exc
+    if table.digest() != cooc_meta.get("sha256"):
+        raise CheckpointError(
+            f"{path}: does not match checkpoint.json (content sha256 differs); the "
+            "folder was modified or half-copied"
+        )
+    return table

@@ -17,8 +17,15 @@
     scores = model.score(interest, item_matrix)         # (B, D) x (N, D) -> (B, N)
     bonus = model.repeat_bonus()                        # (R,) added to an item seen k events
                                                         #   ago, or None
+    cooc = model.cooccurrence(recent_item_ids)          # CoocBlend (weight + sparse scores of
+                                                        #   the newest-first recent items), or
+                                                        #   None: the interest scores alone
 
 * ``model_dir=None`` runs an *untrained* model (seeded, deterministic) and logs a loud warning.
+* A checkpoint with a co-occurrence table (``cooc.safetensors``, :mod:`profiles.cooc`) is served
+  as a hybrid: each list's scores are ``standardise(interest scores) + w * standardise(item
+  co-occurrence scores of the recent items)``, ``w`` chosen on validation at training time
+  (``encoders.training.cooc_fit``); ``w = 0`` or no table: the interest model alone.
 * ``version`` is the checkpoint's content id (``m-<sha256[:12]>``) or ``untrained-<seed>-<hash>``;
   profiles made under another version must not be mixed with this one.
 * Arrays in and out are numpy float32 on the host; the work runs on ``device`` (CUDA when present
@@ -48,6 +55,7 @@ from encoders.model import DriftRecModel
 from encoders.textcache import MemoryTextCache, TextVectorCache
 from encoders.textenc import TextEncoder, resolve_device
 from profiles.contracts import ItemEmbedding, StepEvent
+from profiles.cooc import CoocBlend, CoocTable
 from streams.messages.records import ACTIONS, ItemRecord
 
 log = logging.getLogger(__name__)
@@ -79,6 +87,8 @@ class ServingModel:
         version: str,
         item_ids: Sequence[str] = (),
         device: torch.device,
+        cooc: CoocTable | None = None,
+        cooc_weight: float = 0.0,
     ) -> None:
         if encoder.dim != net.config.text_dim:
             raise CheckpointError(
@@ -95,6 +105,26 @@ class ServingModel:
         self.feature_dim = net.config.feature_dim
         self.attention_window = net.config.attention_window
         self._id_index = {item_id: i for i, item_id in enumerate(item_ids)}
+        self.cooc: CoocTable | None = None
+        self.cooc_weight = 0.0
+        self.set_cooc(cooc, cooc_weight)
+
+    def set_cooc(self, table: CoocTable | None, weight: float) -> None:
+        """Serve with ``table`` blended in at ``weight`` (>= 0; None or 0: the model alone)."""
+        if not weight >= 0:
+            raise ValueError(f"the co-occurrence weight must be >= 0, got {weight!r}")
+        self.cooc, self.cooc_weight = table, float(weight)
+
+    def cooccurrence(
+        self, recent: Sequence[str | None], weight: float | None = None
+    ) -> CoocBlend | None:
+        """The co-occurrence part of a list for ``recent`` item ids (newest first; None = an
+        item-less event), or None when the model is served alone; ``weight`` overrides the
+        served weight (the validation grid of ``encoders.training.cooc_fit``)."""
+        w = self.cooc_weight if weight is None else weight
+        if self.cooc is None or w == 0:
+            return None
+        return CoocBlend(w, self.cooc.scores(recent))
 
     @classmethod
     def load(
@@ -147,7 +177,15 @@ class ServingModel:
                 trained_id,
                 encoder.encoder_id,
             )
-        return cls(net, encoder, version=ckpt.version, item_ids=ckpt.item_ids, device=dev)
+        return cls(
+            net,
+            encoder,
+            version=ckpt.version,
+            item_ids=ckpt.item_ids,
+            device=dev,
+            cooc=ckpt.cooc,
+            cooc_weight=float(ckpt.cooc_meta.get("weight", 0.0)),
+        )
 
     @property
     def text_cache_hits(self) -> int:

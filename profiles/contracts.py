@@ -12,6 +12,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from profiles.cooc import CoocBlend
+
 F32 = npt.NDArray[np.float32]
 
 
@@ -57,3 +59,7 @@ class InterestModel(Protocol):
     ) -> np.ndarray: ...
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray: ...
     def repeat_bonus(self) -> np.ndarray | None: ...
+    def cooccurrence(self, recent: Sequence[str | None]) -> CoocBlend | None:
+        """The co-occurrence part of a list for ``recent`` item ids (newest first), or None
+        when the model serves its interest scores alone."""
+        ...

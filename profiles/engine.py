@@ -25,7 +25,7 @@ from profiles.consumed import DEFAULT_FILTER_BYTES, ExcludePolicy
 from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
 from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
 from profiles.profile import Applied, RecentEvent, UserProfile
-from profiles.retrieval import ItemIndex, Query, Scored
+from profiles.retrieval import ItemIndex, Query, Scored, repeat_boost
 from streams.messages.records import BehaviourEvent
 
 log = logging.getLogger(__name__)
@@ -340,14 +340,10 @@ class Engine:
         )
         exclude = frozenset() if self.exclude == "none" else frozenset(profile.consumed())
         maybe = profile.consumed_filter if self.exclude == "consumed" else None
-        boost: dict[str, float] = {}
-        bonus = self.model.repeat_bonus()
-        if bonus is not None:
-            items = [e.item_id for e in reversed(profile.recent)][: len(bonus)]
-            for k, item_id in enumerate(items):
-                if item_id is not None and item_id not in boost:
-                    boost[item_id] = float(bonus[k])
-        return Query(profile.get().copy(), exclude, recent, maybe, boost)
+        newest_first = [e.item_id for e in reversed(profile.recent)]
+        boost = repeat_boost(newest_first, self.model.repeat_bonus())
+        cooc = self.model.cooccurrence(newest_first)
+        return Query(profile.get().copy(), exclude, recent, maybe, boost, cooc)
 
     def recommend(self, profile: UserProfile, k: int | None = None) -> RecList:
         """An on-demand list (trigger ``request``) of ``k`` items (default ``top_k``); the

@@ -4,8 +4,10 @@
 matrix, updated in place as items arrive or are deleted (swap-remove), plus each item's full
 payload (whatever the model needs, e.g. its fused features). Retrieval of B users is one matrix
 product (B, D) x (D, N) -> (B, N) (``score`` is injectable so the model can run it on its device),
-masked for excluded items (and raised by per-query boosts, e.g. a learned repeat bonus), then an
-arg-partition for the top K of each row. A query may also carry a probabilistic exclusion (a
+raised by per-query boosts (e.g. a learned repeat bonus), blended per query with co-occurrence
+scores when the model has a table (:mod:`profiles.cooc`; :func:`adjust_row` is the one place that
+does both, also for the offline evaluation), masked for excluded items, then an arg-partition for
+the top K of each row. A query may also carry a probabilistic exclusion (a
 Bloom filter of consumed items): it is checked on candidates in score order only, so its cost is
 O(K + false positives + consumed items among the best), not O(N).
 """
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import numpy as np
+
+from profiles.cooc import CoocBlend, blend_row
 
 P = TypeVar("P")
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -66,6 +70,40 @@ class Query:
     maybe_exclude: Container[str] | None = None
     #: Added to these items' scores before ranking (e.g. the model's repeat bonus).
     boost: Mapping[str, float] = field(default_factory=dict)
+    #: Co-occurrence scores of the user's recent items and their weight; None = model alone.
+    cooc: CoocBlend | None = None
+
+
+def repeat_boost(recent: Sequence[str | None], bonus: np.ndarray | None) -> dict[str, float]:
+    """The repeat bonus per item: ``recent`` item ids newest first (None: an item-less event),
+    ``bonus[k]`` for the item of the event k back (an item's newest occurrence counts)."""
+    boost: dict[str, float] = {}
+    if bonus is None:
+        return boost
+    for k, item_id in enumerate(recent[: len(bonus)]):
+        if item_id is not None and item_id not in boost:
+            boost[item_id] = float(bonus[k])
+    return boost
+
+
+def adjust_row(
+    row: np.ndarray,
+    boost: Mapping[str, float],
+    cooc: CoocBlend | None,
+    row_of: Mapping[str, int],
+) -> np.ndarray:
+    """One user's model scores over the catalog (N,) as served: ``boost`` added, then (with
+    ``cooc``) ``standardise(row) + w * standardise(co-occurrence row)``; items ``row_of`` does not
+    know are ignored. Exclusion comes after, on the returned row."""
+    out = np.array(row, dtype=np.float32)
+    for item_id, bonus in boost.items():
+        ix = row_of.get(item_id)
+        if ix is not None:
+            out[ix] += bonus
+    if cooc is None:
+        return out
+    known = [(row_of[i], v) for i, v in cooc.scores.items() if i in row_of]
+    return blend_row(out, [c for c, _ in known], [v for _, v in known], cooc.weight)
 
 
 class ItemIndex(Generic[P]):
@@ -144,10 +182,8 @@ class ItemIndex(Generic[P]):
         users = np.stack([q.interest for q in queries]).astype(np.float32)  # (B, D)
         scores = np.array(score(users, self.matrix), dtype=np.float32)  # (B, N)
         for b, q in enumerate(queries):
-            for item_id, bonus in q.boost.items():
-                row_ix = self._row.get(item_id)
-                if row_ix is not None:
-                    scores[b, row_ix] += bonus
+            if q.boost or q.cooc is not None:
+                scores[b] = adjust_row(scores[b], q.boost, q.cooc, self._row)
             rows = [self._row[i] for i in q.exclude if i in self._row]
             scores[b, rows] = -np.inf
         kk = min(k, n)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from profiles.contracts import ItemEmbedding, StepEvent
+from profiles.cooc import CoocBlend, CoocTable
 from streams.messages.records import ItemRecord
 
 D = 8
@@ -87,6 +88,15 @@ class FakeModel:
 
     def repeat_bonus(self) -> np.ndarray | None:
         return None
+
+    #: A co-occurrence table and weight to serve with (tests of the hybrid set them).
+    cooc: CoocTable | None = None
+    cooc_weight = 0.0
+
+    def cooccurrence(self, recent: Sequence[str | None]) -> CoocBlend | None:
+        if self.cooc is None or self.cooc_weight == 0:
+            return None
+        return CoocBlend(self.cooc_weight, self.cooc.scores(recent))
 
     def served_interest(
         self,

@@ -1,7 +1,9 @@
 """driftrec itself as a :class:`~encoders.evaluation.base.StreamModel`, through exactly the calls
 the streaming pipeline makes on :class:`encoders.serving.ServingModel`: ``embed_items`` once,
 then per event ``step`` -> ``update_long_term`` -> ``served_interest`` (with the recent-event
-window when the model reads one) -> ``score`` (+ the learned repeat bonus when ``repeat``)."""
+window when the model reads one) -> ``score`` -> :func:`profiles.retrieval.adjust_row` (the learned
+repeat bonus when ``repeat``, the co-occurrence blend when the model has a table): the worker's
+retrieval applies the same function to the same scores, so these rankings are the served ones."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 from encoders.evaluation.base import F32, ItemIndex
 from encoders.serving import ServingModel
 from profiles.contracts import StepEvent
+from profiles.retrieval import adjust_row, repeat_boost
 from streams.messages.records import BehaviourEvent
 
 
@@ -20,13 +23,17 @@ class DriftRecStream:
     catalog indices of the last W events' items, newest first (W; -1 = none)]``.
 
     ``interest`` returns ``[user vector (D) | the W indices]`` so that ``scores`` can add the
-    repeat bonus; only this class reads that layout. ``repeat=False`` (rankings that exclude the
-    history, as the pipeline's "recent" and "consumed" policies do) leaves the bonus out.
+    repeat bonus and the co-occurrence blend; only this class reads that layout. ``repeat=False``
+    (rankings that exclude the history, as the pipeline's "recent" and "consumed" policies do)
+    leaves the bonus out. ``window``: the events a profile keeps (``DRIFTREC_RECENT_WINDOW``),
+    from which the co-occurrence part reads its recent items, as in the worker.
     """
 
     name = "driftrec"
 
-    def __init__(self, serving: ServingModel, catalog: ItemIndex, *, repeat: bool = True) -> None:
+    def __init__(
+        self, serving: ServingModel, catalog: ItemIndex, *, repeat: bool = True, window: int = 20
+    ) -> None:
         self.serving = serving
         self.catalog = catalog
         self.embeddings = serving.embed_items(catalog.items)
@@ -35,7 +42,9 @@ class DriftRecStream:
         self.bonus = bonus if repeat else None
         s, d = serving.state_dim, serving.dim
         self.att = serving.attention_window
-        self.w = max(self.att, 0 if bonus is None else len(bonus))
+        self.w = max(
+            self.att, 0 if bonus is None else len(bonus), window if serving.cooc is not None else 0
+        )
         self._long = slice(s, s + d)
         self._count = s + d
         self._h = slice(s + d + 1, s + 2 * d + 1)
@@ -87,15 +96,16 @@ class DriftRecStream:
             u = self.serving.served_interest(h, long)  # (B, D)
         return np.concatenate([u, idx.astype(np.float32)], axis=1)
 
-    def scores(self, interests: F32) -> F32:
+    def scores(self, interests: F32, *, cooc_weight: float | None = None) -> F32:
+        """(B, N) scores as served; ``cooc_weight`` overrides the model's blend weight."""
         d = self.serving.dim
         out = self.serving.score(np.ascontiguousarray(interests[:, :d]), self.item_vecs)  # (B, N)
-        if self.bonus is not None:
-            idx = interests[:, d : d + len(self.bonus)].astype(np.int64)  # (B, R)
-            for b in range(out.shape[0]):
-                seen: set[int] = set()
-                for k, i in enumerate(idx[b]):
-                    if i >= 0 and i not in seen:
-                        seen.add(int(i))
-                        out[b, i] += self.bonus[k]
+        if self.bonus is None and self.serving.cooc is None:
+            return out
+        ids = self.catalog.ids
+        for b, row in enumerate(interests[:, d:].astype(np.int64)):  # (W,) newest first
+            recent = [None if i < 0 else ids[i] for i in row.tolist()]
+            boost = repeat_boost(recent, self.bonus)
+            cooc = self.serving.cooccurrence(recent, cooc_weight)
+            out[b] = adjust_row(out[b], boost, cooc, self.catalog.index)
         return out

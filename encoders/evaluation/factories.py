@@ -85,6 +85,10 @@ def serving_model(ctx: EvalContext) -> ServingModel:
         else:
             serving = _train(ctx, "driftrec").to_serving()
         ctx.extras["driftrec.info"]["version"] = serving.version
+        # The served hybrid's blend weight (None: no co-occurrence table, the LSTM alone).
+        ctx.extras["driftrec.info"]["cooc_weight"] = (
+            None if serving.cooc is None else serving.cooc_weight
+        )
         ctx.extras[SERVING_KEY] = serving
     out: ServingModel = ctx.extras[SERVING_KEY]
     return out

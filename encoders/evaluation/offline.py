@@ -16,7 +16,7 @@ each protocol asked for:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,33 +80,67 @@ def evaluate_offline(
     """Rank every evaluated user's ``stage`` target among all items for ``model`` under each of
     ``protocols`` (default: ``masked`` or ``unmasked`` as ``mask_history`` says)."""
     protos = tuple(protocols or (("masked",) if mask_history else ("unmasked",)))
+    return evaluate_scorers(
+        model,
+        {"": model.scores},
+        split,
+        catalog,
+        stage=stage,
+        ks=ks,
+        batch_users=batch_users,
+        protocols=protos,
+    )[""]
+
+
+def evaluate_scorers(
+    model: StreamModel,
+    scorers: Mapping[str, Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]],
+    split: Split,
+    catalog: ItemIndex,
+    *,
+    stage: Stage = "test",
+    ks: Sequence[int] = DEFAULT_KS,
+    batch_users: int = 256,
+    protocols: Sequence[str] = PROTOCOLS,
+) -> dict[str, OfflineResult]:
+    """:func:`evaluate_offline` for several ways of scoring ``model``'s interests (name ->
+    ``interests -> (B, N) scores``), over one replay of the histories."""
+    protos = tuple(protocols)
     unknown = [p for p in protos if p not in PROTOCOLS]
     if unknown or not protos:
         raise ValueError(f"protocols must be among {PROTOCOLS}, got {protos}")
-    accs = {p: RankAccumulator(ks=ks) for p in protos}
+    accs = {(name, p): RankAccumulator(ks=ks) for name in scorers for p in protos}
     # Users sorted by history length share batches with similar lengths: fewer near-empty steps.
     users = sorted(split.users, key=lambda u: len(u.history(stage)))
     positions = {id(u): i for i, u in enumerate(split.users)}
-    ranks = {p: np.zeros(len(users), dtype=np.int64) for p in protos}
+    ranks = {key: np.zeros(len(users), dtype=np.int64) for key in accs}
     batches = range(0, len(users), batch_users)
     for start in tqdm(batches, desc=f"offline {model.name}", unit=" batch", leave=False):
         chunk = users[start : start + batch_users]
         histories = [u.history(stage) for u in chunk]
-        states = replay_histories(model, histories)
-        scores = model.scores(model.interest(states))  # (B, N)
+        interests = model.interest(replay_histories(model, histories))
         targets = [catalog.of(u.target(stage)) for u in chunk]
         seen = [{catalog.of(e.item_id) for e in h if e.item_id is not None} for h in histories]
-        for proto, acc in accs.items():
-            rows = list(range(len(chunk)))
-            exclude = None
-            if proto == "masked":
-                rows = [r for r in rows if targets[r] not in seen[r]]  # new-item targets only
-                exclude = [seen[r] for r in rows]
-            if not rows:
-                continue
-            chunk_ranks = acc.add(scores[rows], [targets[r] for r in rows], exclude)
-            for r, rank in zip(rows, chunk_ranks, strict=True):
-                ranks[proto][positions[id(chunk[r])]] = rank
-    by_protocol = {p: acc.result() | {"users": float(acc.count)} for p, acc in accs.items()}
-    first = protos[0]
-    return OfflineResult(by_protocol[first], ranks[first], by_protocol, ranks)
+        for name, scorer in scorers.items():
+            scores = scorer(interests)  # (B, N)
+            for proto in protos:
+                rows = list(range(len(chunk)))
+                exclude = None
+                if proto == "masked":
+                    rows = [r for r in rows if targets[r] not in seen[r]]  # new-item targets only
+                    exclude = [seen[r] for r in rows]
+                if not rows:
+                    continue
+                acc = accs[(name, proto)]
+                chunk_ranks = acc.add(scores[rows], [targets[r] for r in rows], exclude)
+                for r, rank in zip(rows, chunk_ranks, strict=True):
+                    ranks[(name, proto)][positions[id(chunk[r])]] = rank
+    out = {}
+    for name in scorers:
+        by_protocol = {
+            p: accs[(name, p)].result() | {"users": float(accs[(name, p)].count)} for p in protos
+        }
+        by_ranks = {p: ranks[(name, p)] for p in protos}
+        first = protos[0]
+        out[name] = OfflineResult(by_protocol[first], by_ranks[first], by_protocol, by_ranks)
+    return out

@@ -29,6 +29,7 @@ RUN_INFO = (
     "build_s",
     "best_epoch",
     "valid_NDCG@10",
+    "cooc_weight",
     "version",
     "source",
     "saved_to",

@@ -3,11 +3,9 @@ kNN and repeat/recency. Both are stream models (:class:`~encoders.evaluation.bas
 built from the split's training events only; neither is tuned to a data set (the constants
 below are fixed, documented choices).
 
-* ``cooc-knn``: items that occur near each other in users' training sequences are neighbours.
-  For every pair of item events at most ``window`` (5) positions apart in one user's sequence,
-  both directions get ``1 / distance``; an item is not its own neighbour. The sums are
-  normalised like a cosine, ``c(a, b) / sqrt(n(a) n(b))`` with ``n`` the item's training count,
-  and each item keeps its ``top_k`` (100) strongest neighbours. A user's score for item j is
+* ``cooc-knn``: items that occur near each other in users' training sequences are neighbours
+  (the statistic of :mod:`encoders.cooccurrence`, pairs at most ``window`` (5) positions apart),
+  each item keeping its ``top_k`` (100) strongest neighbours. A user's score for item j is
   ``sum_k decay**k * sim(last_k, j)`` over the ``n_last`` (5) most recent items (k = 0 newest,
   ``decay`` 0.7).
 * ``repeat``: the user's own items, ranked by recency-weighted frequency: ``sum over the user's
@@ -24,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
-from encoders.data.split import group_by_user
+from encoders.cooccurrence import neighbours
 from encoders.evaluation.base import (
     F32,
     EvaluationError,
@@ -86,7 +83,7 @@ class CoocKNN(_LastItems):
         super().__init__(catalog, n_last)
         self.weights = decay ** np.arange(n_last, dtype=np.float32)  # (L,)
         self.pop = _popularity(catalog, train_events)
-        self.nbr, self.sim = _neighbours(catalog, train_events, window, top_k)  # (N, K) each
+        self.nbr, self.sim = neighbours(catalog.index, train_events, window, top_k)  # (N, K) each
 
     def scores(self, interests: F32) -> F32:
         idx = interests.astype(np.int64)  # (B, L)
@@ -97,41 +94,6 @@ class CoocKNN(_LastItems):
         contrib = self.weights[cols][:, None] * self.sim[items]  # (P, K)
         np.add.at(out, (np.repeat(rows, k), self.nbr[items].ravel()), contrib.ravel())
         return out
-
-
-def _neighbours(
-    catalog: ItemIndex, train_events: Sequence[BehaviourEvent], window: int, top_k: int
-) -> tuple[npt.NDArray[np.int64], F32]:
-    """Each item's ``top_k`` neighbours ``(N, K)`` and their similarities (0 where none)."""
-    n = len(catalog)
-    keys: list[npt.NDArray[np.int64]] = []
-    vals: list[npt.NDArray[np.float64]] = []
-    counts = np.zeros(n, dtype=np.float64)
-    for seq in group_by_user(train_events).values():
-        s = np.array([catalog.of(e.item_id) for e in seq if e.item_id is not None], np.int64)
-        np.add.at(counts, s, 1.0)
-        for d in range(1, min(window, len(s) - 1) + 1):
-            a, b = s[:-d], s[d:]
-            keep = a != b
-            a, b = a[keep], b[keep]
-            keys += [a * n + b, b * n + a]
-            vals += [np.full(len(a), 1.0 / d)] * 2
-    nbr = np.zeros((n, top_k), dtype=np.int64)
-    sim = np.zeros((n, top_k), dtype=np.float32)
-    if not keys:
-        return nbr, sim
-    uniq, inv = np.unique(np.concatenate(keys), return_inverse=True)
-    total = np.bincount(inv, weights=np.concatenate(vals))
-    a, b = uniq // n, uniq % n
-    score = total / np.sqrt(counts[a] * counts[b])
-    order = np.lexsort((-score, a))  # by item, strongest first
-    a, b, score = a[order], b[order], score[order]
-    starts = np.searchsorted(a, np.arange(n))
-    rank = np.arange(len(a)) - starts[a]
-    keep = rank < top_k
-    nbr[a[keep], rank[keep]] = b[keep]
-    sim[a[keep], rank[keep]] = score[keep]
-    return nbr, sim
 
 
 class RepeatRecency(_LastItems):

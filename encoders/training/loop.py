@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,9 @@ from encoders.training.parts import (
     lr_lambda,
 )
 from encoders.training.prefixfit import fit_baseline
+
+if TYPE_CHECKING:
+    from encoders.training.cooc_fit import CoocFit
 from encoders.training.scoring import evaluate_split, score_histories
 from streams.messages.records import BehaviourEvent
 
@@ -110,6 +113,9 @@ class TrainConfig:
     #: Mask each user's history from the validation ranking that early stopping reads (driftrec
     #: default); the baselines follow RecBole, which masks nothing for sequential models.
     valid_mask_history: bool = True
+    #: driftrec: co-occurrence neighbours kept per item for the served hybrid (0: no table, the
+    #: interest model alone); the blend weight is chosen on validation (encoders.training.cooc_fit).
+    cooc_neighbours: int = 50
     device: str = "auto"
     progress: bool = True
 
@@ -125,6 +131,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "patience", "max_len", "negatives"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.cooc_neighbours < 0:
+            raise ValueError(f"cooc_neighbours must be >= 0, got {self.cooc_neighbours!r}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
         if not self.lr > 0 or not 0 <= self.warmup_frac < 1 or not self.grad_clip > 0:
@@ -148,6 +156,8 @@ class TrainedModel:
     fingerprint: str
     encoder: TextEncoder | None = None
     text_vectors: dict[str, F32] = field(default_factory=dict)
+    #: driftrec: the served hybrid's co-occurrence table and weight (None: served alone).
+    cooc: CoocFit | None = None
 
     @property
     def device(self) -> torch.device:
@@ -180,6 +190,8 @@ class TrainedModel:
                 "train": asdict(self.train_config),
             },
             item_ids=self.catalog.ids,
+            cooc=None if self.cooc is None else self.cooc.table,
+            cooc_meta=None if self.cooc is None else self.cooc.meta(),
         )
 
     def to_serving(self) -> Any:
@@ -196,6 +208,8 @@ class TrainedModel:
             version=f"mem-{self.fingerprint[7:15]}",
             item_ids=self.catalog.ids,
             device=self.device,
+            cooc=None if self.cooc is None else self.cooc.table,
+            cooc_weight=0.0 if self.cooc is None else self.cooc.weight,
         )
 
 
@@ -272,6 +286,13 @@ def train_model(
         text_vectors,
     )
     _fit(trained, train_windows, split, rng, device)
+    if tc.cooc_neighbours > 0 and split.users:
+        from encoders.training.cooc_fit import fit_cooc  # imports the evaluation code
+
+        t0 = time.perf_counter()
+        trained.cooc = fit_cooc(trained.to_serving(), data.items, split, top=tc.cooc_neighbours)
+        trained.metrics["cooc_weight"] = trained.cooc.weight
+        trained.metrics["cooc_fit_seconds"] = round(time.perf_counter() - t0, 1)
     return trained
 
 

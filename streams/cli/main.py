@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "eval": "streams.cli.eval:eval_cmd",
     "models": "streams.cli.models:models",
     "train": "streams.cli.train:train_cmd",
+    "cooc": "streams.cli.cooc:cooc_cmd",
     "trainer": "streams.cli.trainer:trainer",
     "forget": "streams.cli.forget:forget",
     "config": "streams.cli.config:config",

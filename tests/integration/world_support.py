@@ -46,7 +46,8 @@ def tiny_world() -> TinyWorld:
     from encoders.data.synth import SynthSpec, generate
     from encoders.training.loop import TrainConfig, train_model
 
-    key = hashlib.sha256(json.dumps([SYNTH, EPOCHS, 1]).encode()).hexdigest()[:12]
+    # The last element versions what training writes: 2 = with the co-occurrence table.
+    key = hashlib.sha256(json.dumps([SYNTH, EPOCHS, 2]).encode()).hexdigest()[:12]
     base = Settings().home / "test-models" / f"tiny-{key}"
     if not (base / "ok").exists():
         tmp = base.with_name(f"{base.name}.{uuid.uuid4().hex[:6]}")

@@ -27,7 +27,8 @@ from encoders.training.scoring import score_histories
 from tests.unit.tinylm import build_tiny_model
 
 SPEC = SynthSpec(users=12, items=30, topics=3, min_events=10, max_events=16, image_dim=4)
-TC = TrainConfig(epochs=1, batch_size=8, device="cpu", progress=False)
+# cooc_neighbours=0: these parity checks are about the interest model (the hybrid: test_cooc_fit).
+TC = TrainConfig(epochs=1, batch_size=8, device="cpu", progress=False, cooc_neighbours=0)
 
 
 @pytest.fixture(scope="module")
