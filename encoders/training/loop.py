@@ -21,6 +21,7 @@ history masked), the best epoch's weights kept. Same seed, same data, same devic
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
