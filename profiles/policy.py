@@ -72,8 +72,11 @@ class DriftState:
     """One user's drift statistics: moving mean/variance and the current above-threshold streak.
 
     ``update(drift) -> self`` compares the drift with the threshold *before* folding it into the
-    statistics (a shift must stand out against the past, not against itself), and folds it in
-    clipped at that threshold.
+    statistics (a shift must stand out against the past, not against itself). Only drift below
+    the threshold is folded in: while a candidate shift is pending (drift at or above the
+    threshold), the statistics stay as they were, so a shift that builds up over a few events is
+    judged against the user's settled past and not against its own first steps, and one outlier
+    (a noise click) leaves them untouched.
     """
 
     mean: float
@@ -91,12 +94,12 @@ class DriftState:
         return float(min(max(self.mean + c.k * math.sqrt(self.var), c.floor), c.ceiling))
 
     def update(self, drift: float) -> Self:
-        threshold = self.get()
-        self.streak = self.streak + 1 if drift >= threshold else 0
+        if drift >= self.get():
+            self.streak += 1  # pending: not folded in (see the class docstring)
+            return self
+        self.streak = 0
         a = self.config.alpha
-        # Winsorised at the threshold: one outlier (a noise click) must not inflate the
-        # statistics so much that the real shift right after it goes unnoticed.
-        delta = min(drift, threshold) - self.mean
+        delta = drift - self.mean
         self.mean += a * delta
         self.var = (1 - a) * (self.var + a * delta * delta)
         return self

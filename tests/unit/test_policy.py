@@ -68,4 +68,22 @@ def test_one_outlier_barely_moves_the_threshold() -> None:
     before = s.get()
     s.update(1.5)  # a stray click far away
     assert s.streak == 1
-    assert s.get() - before < 0.05  # winsorised: a real shift right after still stands out
+    assert s.get() == before  # not folded in: a real shift right after still stands out
+
+
+def test_a_shift_that_builds_up_is_judged_against_the_settled_past() -> None:
+    # A real interest switch often raises drift over a few events, each a little above the last.
+    # Folding the first of them into the statistics would lift the threshold over the second,
+    # and the streak would restart; the threshold must stay where the user's past put it.
+    s = DriftState.new(PolicyConfig(alpha=0.1, floor=0.0, confirm=2))
+    for k in range(40):
+        s.update(0.08 if k % 2 else 0.12)
+    settled = s.get()
+    s.update(settled + 0.001)
+    assert s.streak == 1
+    assert s.get() == settled
+    s.update(settled + 0.002)
+    assert s.streak == 2  # confirmed: a drift list
+    s.published()
+    s.update(0.01)  # after the list, drift against the new list is small again
+    assert s.streak == 0
