@@ -190,6 +190,26 @@ def _latency_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _batch_mode_rows(report: dict[str, Any]) -> list[list[str]]:
+    bm = report.get("batch_mode") or {}
+    if not bm.get("adaptive"):
+        return []
+    labels = {"events_per_s": "throughput (events/s)"}
+    for label, rate in (bm.get("phases") or {}).items():
+        for q in ("p50", "p99"):
+            labels[f"{q}_ms_{label}"] = f"{q} ms at {fmt(rate)} events/s"
+    return [
+        [
+            text,
+            _span(bm["adaptive"].get(key)),
+            _span(bm["fixed"].get(key)),
+            _span((bm.get("adaptive_vs_fixed") or {}).get(key)),
+        ]
+        for key, text in labels.items()
+        if key in bm["adaptive"]
+    ]
+
+
 def _scale_rows(report: dict[str, Any]) -> list[list[str]]:
     so = report.get("scale_out") or {}
     rows = []
@@ -330,6 +350,20 @@ def render_markdown(report: dict[str, Any]) -> str:
                     "driftrec p99 per round",
                 ],
                 latency_rows,
+            ),
+        ]
+    mode_rows = _batch_mode_rows(report)
+    if mode_rows:
+        lines += [
+            "",
+            *_table(
+                [
+                    "driftrec batch mode (two workers, same run)",
+                    "adaptive median (min - max)",
+                    "fixed (take_events) median (min - max)",
+                    "adaptive/fixed per round",
+                ],
+                mode_rows,
             ),
         ]
     scale_rows = _scale_rows(report)

@@ -91,6 +91,7 @@ def throughput(ctx: Context) -> dict[str, Any]:
         "bare_out_bytes": ctx.shared["bare_bytes"],
         "batch_max": ctx.settings.batch_max,
         "batch_wait_s": ctx.settings.batch_wait_s,
+        "batch_mode": ctx.settings.batch_mode,
         "timing": "workers: burst after the worker is ready; distinct events / (last - first "
         "output CreateTime). Broker: ProducerPerformance records/s, ConsumerPerformance fetch "
         "records/s (group join excluded)",

@@ -139,7 +139,16 @@ class Settings(BaseSettings):
     )
     batch_max: int = Field(default=256, ge=1, le=65_536, description="Events per micro-batch.")
     batch_wait_s: float = Field(
-        default=0.05, gt=0, description="Longest wait to fill a micro-batch (seconds)."
+        default=0.05,
+        gt=0,
+        description="fixed mode: longest wait to fill a micro-batch (seconds); adaptive mode: "
+        "longest drain of what has arrived.",
+    )
+    batch_mode: Literal["adaptive", "fixed"] = Field(
+        default="adaptive",
+        description="adaptive: a micro-batch is taken as soon as an event has arrived, with every "
+        "event already waiting (up to DRIFTREC_BATCH_MAX), without waiting for more; fixed: "
+        "Faust's take_events, which waits up to DRIFTREC_BATCH_WAIT_S for the batch to fill.",
     )
     item_batch_max: int = Field(default=256, ge=1, description="Items embedded per batch.")
     top_k: int = Field(default=10, ge=1, le=1000, description="Items per published list.")

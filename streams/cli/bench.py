@@ -14,8 +14,8 @@ from streams.cli.options import file_out_option, make_settings
 SECTION_HELP = (
     "Run only these sections (repeatable): incremental, encoder, catalog, retrieval, storage, "
     "engine, throughput (driftrec, the bare Faust and raw aiokafka pass-throughs and Kafka's "
-    "perf tools), latency, batching, scale_out (1, 2 and 3 workers), worker_storage (the last "
-    "three: full mode only by default)."
+    "perf tools), latency, batching, batch_mode (adaptive vs fixed micro-batching, two workers), "
+    "scale_out (1, 2 and 3 workers), worker_storage (the last four: full mode only by default)."
 )
 
 

@@ -123,3 +123,20 @@ def test_a_batch_without_duplicates_writes_each_profile_once() -> None:
     handle, _table, _ = _batch(order)
     asyncio.run(handle(_events("u1", 2) + _events("u2", 2, first_offset=2)))
     assert sorted(e for e in order if e.startswith("write")) == ["write u1", "write u2"]
+
+
+def test_dead_letters_and_lists_are_all_sent_before_any_acknowledgement_is_awaited() -> None:
+    """One broker round trip per batch: every record is enqueued, then the acknowledgements are
+    awaited together, then the table is written (no send waits for an earlier one's ack)."""
+    order: list[str] = []
+    handle, _table, producer = _batch(order)
+    bad = [FakeEvent(Message(TOPIC, 0, 10 + k, b"u9"), b"\xff not json") for k in range(2)]
+    result = asyncio.run(handle(bad[:1] + _events("u1", 2) + _events("u2", 2, 2) + bad[1:]))
+    dlq = f"{TOPIC}-dlq"
+    sends = [e for e in order if e.startswith("send")]
+    assert sends.count(f"send {dlq}") == 2 and sends.count("send recs") == len(result.lists) == 2
+    first_ack = next(i for i, e in enumerate(order) if e.startswith("ack"))
+    assert order[:first_ack] == sends, order  # every send precedes the first acknowledgement
+    first_write = next(i for i, e in enumerate(order) if e.startswith("write"))
+    assert len([e for e in order[:first_write] if e.startswith("ack")]) == 4, order
+    assert [json.loads(v)["offset"] for t, _, v in producer.sent if t == dlq and v] == [10, 11]

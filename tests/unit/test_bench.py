@@ -202,6 +202,31 @@ def test_markdown_table_has_yardsticks_ratios_targets_and_skips() -> None:
             assert len({row.count("|") for row in rows}) == 1, block
 
 
+def test_markdown_has_the_batch_mode_comparison() -> None:
+    def spread(values: list[float]) -> dict[str, object]:
+        srt = sorted(values)
+        return {"median": srt[1], "min": srt[0], "max": srt[2], "runs": 3, "values": values}
+
+    rep = _fake_report()
+    rep["batch_mode"] = {
+        "configured": "adaptive",
+        "phases": {"200": 200.0},
+        "adaptive": {"events_per_s": spread([100, 110, 120]), "p99_ms_200": spread([20, 30, 40])},
+        "fixed": {"events_per_s": spread([90, 100, 110]), "p99_ms_200": spread([80, 90, 100])},
+        "adaptive_vs_fixed": {
+            "events_per_s": spread([1.0, 1.1, 1.2]),
+            "p99_ms_200": spread([0.25, 0.33, 0.4]),
+        },
+    }
+    md = report.render_markdown(rep)
+    assert (
+        "| p99 ms at 200 events/s | 30 (20 - 40, 3 runs) | 90 (80 - 100, 3 runs) "
+        "| 0.33 (0.25 - 0.4, 3 runs) |"
+    ) in md
+    assert "| throughput (events/s) | 110 (100 - 120, 3 runs) |" in md
+    assert "batch_mode" not in QUICK.sections and "batch_mode" in SECTIONS
+
+
 def test_unknown_figures_render_as_dashes() -> None:
     md = report.render_markdown(report.skeleton())
     assert "| driftrec worker | - |  |" in md

@@ -37,6 +37,17 @@ log = logging.getLogger(__name__)
 Send = Callable[[str, bytes, bytes | None], Awaitable[Any]]  # (topic, key, value)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A record the batch produces (a list or a dead letter); ``acked`` counts it once the
+    broker acknowledged it."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    acked: Callable[[], None]
+
+
 @dataclass
 class EventsBatch:
     """Everything a batch needs; one instance per worker."""
@@ -65,6 +76,7 @@ class EventsBatch:
         m.batch_size.observe(len(events))
         dlq = s.dlq_topic(s.events_topic)
         incoming: list[Incoming] = []
+        dead: list[Outgoing] = []
         for ref, ev in enumerate(events):
             msg = ev.message
             try:
@@ -72,11 +84,11 @@ class EventsBatch:
                     ev.value, msg.key, max_bytes=s.max_message_bytes, times=s.times
                 )
             except RecordError as exc:
-                await self._dead_letter(dlq, ev, exc.reason, str(exc))
+                dead.append(self._dead_letter(dlq, ev, exc.reason, str(exc)))
                 continue
             except Exception as exc:  # a validation bug: this event only
                 log.error("decoding an event failed: %s", describe(exc), exc_info=exc)
-                await self._dead_letter(dlq, ev, PROCESSING_ERROR, describe(exc))
+                dead.append(self._dead_letter(dlq, ev, PROCESSING_ERROR, describe(exc)))
                 continue
             source, offset = origin(msg)  # a forwarded copy counts at its original's position
             incoming.append(Incoming(event, source, offset, ref))
@@ -89,12 +101,12 @@ class EventsBatch:
             stored = self._read_all(events, incoming)
             done = await isolate(self._attempt, incoming, stored, exc)
         result = done.result
-        for ref, reason, message in result.rejected:
-            await self._dead_letter(dlq, events[ref], reason, message)
-        # Lists first, acknowledged by the broker, then the table. A crash in between republishes
-        # the list on replay (allowed: lists are at-least-once); the other order could lose it,
-        # because the replayed event is then recognised as applied and skipped.
-        await self._publish(done.lists)
+        dead += [self._dead_letter(dlq, events[ref], r, why) for ref, r, why in result.rejected]
+        # Lists (and dead letters) first, acknowledged by the broker, then the table. A crash in
+        # between republishes the list on replay (allowed: lists are at-least-once); the other
+        # order could lose it, because the replayed event is then recognised as applied and
+        # skipped. Every record of the batch is sent before any acknowledgement is awaited.
+        await self._deliver(dead + [self._list(rec, value) for rec, value in done.lists])
         for user, packed in done.packed.items():
             with as_current(events[result.profile_refs[user]]):
                 self.table[user.encode()] = packed
@@ -133,42 +145,47 @@ class EventsBatch:
 
         return await self.backoff.retry(lambda: self.runtime.run(job), "process")
 
-    async def _publish(self, lists: Sequence[tuple[RecList, bytes]]) -> None:
-        """Send every list and wait for the broker's acknowledgements. Failed sends are sent again
-        (any exception: a list cannot be dead-lettered) with backoff; the others are not."""
-        m = self.metrics
-        todo = list(lists)
+    def _list(self, rec: RecList, value: bytes) -> Outgoing:
+        def counted() -> None:
+            self.metrics.lists_published.labels(trigger=rec.trigger).inc()
+            if rec.event_ts is not None:
+                self.metrics.end_to_end_seconds.observe(max(0.0, self.clock() - rec.event_ts))
+
+        return Outgoing(self.settings.recommendations_topic, rec.user_id.encode(), value, counted)
+
+    async def _deliver(self, records: Sequence[Outgoing]) -> None:
+        """Send every record and wait for the broker's acknowledgements. Failed sends are sent
+        again (any exception: neither a list nor a dead letter can be dead-lettered) with backoff;
+        the others are not."""
+        todo = list(records)
         for delay in self.backoff.delays():
             outcomes = await self._send_all(todo)
-            failed: list[tuple[RecList, bytes]] = []
-            for (rec, value), error in zip(todo, outcomes, strict=True):
+            failed: list[Outgoing] = []
+            for record, error in zip(todo, outcomes, strict=True):
                 if error is not None:
-                    failed.append((rec, value))
+                    failed.append(record)
                     last = error
                     continue
-                m.lists_published.labels(trigger=rec.trigger).inc()
-                if rec.event_ts is not None:
-                    m.end_to_end_seconds.observe(max(0.0, self.clock() - rec.event_ts))
+                record.acked()
             if not failed:
                 return
             log.warning(
-                "%d of %d lists not published (%s); retrying in %.1fs",
+                "%d of %d records not published (%s); retrying in %.1fs",
                 len(failed),
                 len(todo),
                 describe(last),
                 delay,
             )
-            m.transient_retries.labels(stage="publish").inc()
+            self.metrics.transient_retries.labels(stage="publish").inc()
             await self.backoff.sleep(delay)
             todo = failed
 
-    async def _send_all(self, todo: Sequence[tuple[RecList, bytes]]) -> list[Exception | None]:
+    async def _send_all(self, todo: Sequence[Outgoing]) -> list[Exception | None]:
         """Send in order (a user's lists stay ordered), then await every acknowledgement."""
-        topic = self.settings.recommendations_topic
         pending: list[Any] = []
-        for rec, value in todo:
+        for record in todo:
             try:
-                pending.append(await self.send(topic, rec.user_id.encode(), value))
+                pending.append(await self.send(record.topic, record.key, record.value))
             except Exception as exc:
                 pending.append(exc)
 
@@ -220,7 +237,7 @@ class EventsBatch:
             self.metrics.profile_resets.labels(reason="undecodable").inc()
             return None
 
-    async def _dead_letter(self, topic: str, ev: Any, reason: str, message: str) -> None:
+    def _dead_letter(self, topic: str, ev: Any, reason: str, message: str) -> Outgoing:
         msg = ev.message
         record = dead_letter(
             reason=reason,
@@ -232,13 +249,10 @@ class EventsBatch:
             value=ev.value,
         )
 
-        async def send() -> None:
-            sent = await self.send(topic, msg.key or b"", record)
-            if inspect.isawaitable(sent):
-                await sent
+        def counted() -> None:
+            self.metrics.dead_letters.labels(topic=msg.topic, reason=reason).inc()
 
-        await self.backoff.retry(send, "dead_letter", retry_if=lambda exc: True)
-        self.metrics.dead_letters.labels(topic=msg.topic, reason=reason).inc()
+        return Outgoing(topic, msg.key or b"", record, counted)
 
     def _count(self, result: BatchResult) -> None:
         m = self.metrics

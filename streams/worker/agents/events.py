@@ -14,6 +14,7 @@ from collections.abc import Collection
 from typing import Any
 
 from streams.faustcompat import commitguard
+from streams.faustcompat.batching import take_batches
 from streams.faustcompat.offsets import start_offset
 from streams.faustcompat.ordering import InOrderGate
 from streams.worker.agents.batch import EventsBatch
@@ -99,10 +100,11 @@ def register(w: Worker) -> dict[str, Any]:
 
     @app.agent(events_topic, name="behaviour")
     async def behaviour(stream: Any) -> None:
-        """Consume behaviour events in micro-batches (``take_events``: per-record event context).
+        """Consume behaviour events in micro-batches (:mod:`streams.faustcompat.batching`, adaptive
+        or Faust's ``take_events``: per-record event context).
 
         Processing errors stay inside the batch handler (:mod:`streams.worker.agents.guard`). Should
-        anything else escape it, Faust would acknowledge the whole batch in ``take_events``'s
+        anything else escape it, the take (either mode) would acknowledge the whole batch in its
         ``finally``: the batch is marked uncommittable and read again instead (:meth:`gate.rewind`),
         also when an error no handler catches ends the agent (Faust restarts it in this process);
         on cancellation (shutdown) it is left for the next start.
@@ -110,7 +112,10 @@ def register(w: Worker) -> dict[str, Any]:
         await runtime.ready()
         progress.started()
         try:
-            async for batch in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
+            batches = take_batches(
+                stream, settings.batch_max, settings.batch_wait_s, settings.batch_mode
+            )
+            async for batch in batches:
                 passed = await gate(batch)
                 try:
                     async with _turn:
