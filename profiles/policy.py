@@ -72,11 +72,14 @@ class DriftState:
     """One user's drift statistics: moving mean/variance and the current above-threshold streak.
 
     ``update(drift) -> self`` compares the drift with the threshold *before* folding it into the
-    statistics (a shift must stand out against the past, not against itself). Only drift below
-    the threshold is folded in: while a candidate shift is pending (drift at or above the
-    threshold), the statistics stay as they were, so a shift that builds up over a few events is
-    judged against the user's settled past and not against its own first steps, and one outlier
-    (a noise click) leaves them untouched.
+    statistics (a shift must stand out against the past, not against itself). Drift at or above
+    the threshold starts (or extends) a pending streak, and while it is pending the statistics
+    and therefore the threshold stay where they were: a shift that builds up over a few events is
+    judged against the user's settled past, not against its own first steps. When the streak
+    ends (drift falls back below, or a list is published), each pending event is folded in as the
+    threshold's value, i.e. winsorised at it, so one outlier (a noise click) barely moves the
+    statistics and a user who often wanders still gets a higher threshold. No pending drift
+    needs storing: a winsorised pending value is the (frozen) threshold itself.
     """
 
     mean: float
@@ -89,24 +92,34 @@ class DriftState:
         return cls(mean=config.prior_mean, var=config.prior_std**2, streak=0, config=config)
 
     def get(self) -> float:
-        """The current threshold."""
+        """The current threshold (frozen while a streak is pending)."""
         c = self.config
         return float(min(max(self.mean + c.k * math.sqrt(self.var), c.floor), c.ceiling))
 
     def update(self, drift: float) -> Self:
-        if drift >= self.get():
-            self.streak += 1  # pending: not folded in (see the class docstring)
+        threshold = self.get()
+        if drift >= threshold:
+            self.streak += 1  # pending: folded in when the streak ends
             return self
+        self._settle()
+        self._fold(drift)
+        return self
+
+    def published(self) -> None:
+        """A list was just published: the pending streak ends and the next starts from zero."""
+        self._settle()
+
+    def _settle(self) -> None:
+        """Fold the pending streak in, each event winsorised at the frozen threshold."""
+        for _ in range(self.streak):
+            self._fold(self.get())
         self.streak = 0
+
+    def _fold(self, drift: float) -> None:
         a = self.config.alpha
         delta = drift - self.mean
         self.mean += a * delta
         self.var = (1 - a) * (self.var + a * delta * delta)
-        return self
-
-    def published(self) -> None:
-        """A list was just published: the next streak starts from zero."""
-        self.streak = 0
 
     def write(self, w: Writer) -> None:
         w.f64(self.mean)

@@ -68,7 +68,10 @@ def test_one_outlier_barely_moves_the_threshold() -> None:
     before = s.get()
     s.update(1.5)  # a stray click far away
     assert s.streak == 1
-    assert s.get() == before  # not folded in: a real shift right after still stands out
+    assert s.get() == before  # pending: a real shift right after still stands out
+    s.update(0.1)  # the streak ends: the outlier is folded in winsorised at the threshold
+    assert s.streak == 0
+    assert 0 < s.get() - before < 0.05
 
 
 def test_a_shift_that_builds_up_is_judged_against_the_settled_past() -> None:
@@ -84,6 +87,6 @@ def test_a_shift_that_builds_up_is_judged_against_the_settled_past() -> None:
     assert s.get() == settled
     s.update(settled + 0.002)
     assert s.streak == 2  # confirmed: a drift list
-    s.published()
-    s.update(0.01)  # after the list, drift against the new list is small again
+    s.published()  # the two pending events are folded in, each as the threshold's value
     assert s.streak == 0
+    assert s.get() > settled  # the user moved: their threshold rises (wanderers need more)
