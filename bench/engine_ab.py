@@ -7,6 +7,11 @@ packaged text encoder, as in the suite's ``engine`` section. Runs alternate betw
 a machine whose load changes affects both alike; every run is kept, with the load average.
 
     python -m bench.engine_ab --tree before=/tmp/main --tree after=. --out engine-ab.json
+
+One timed pass of 2,000 events is short enough that a full (generation 2) garbage collection, which
+scans every object alive since startup (~375k with torch and the text encoder loaded), can land in
+it or not depending on each tree's allocation count; ``--gc-freeze`` moves the startup objects out
+of those collections in every run, both trees alike.
 """
 
 from __future__ import annotations
@@ -32,13 +37,17 @@ from profiles.engine import Engine, Incoming
 from profiles.policy import PolicyConfig
 from profiles.retrieval import ItemIndex
 from streams.messages.records import parse_event
-size, n, users, items = (int(a) for a in sys.argv[1:5])
+size, n, users, items, freeze = (int(a) for a in sys.argv[1:6])
 kw = {"text_memory": 4096} if "text_memory" in ServingModel.load.__code__.co_varnames else {}
 model = ServingModel.load(None, device="cpu", cache_dir=Path(tempfile.mkdtemp()), **kw)
 index = ItemIndex(model.dim)
 for emb in model.embed_items(make_items(items, seed=0)):
     index.upsert(emb.item_id, emb.vec, emb)
 engine = Engine(model, index, PolicyConfig(refresh_events=1))
+if freeze:
+    import gc
+    gc.collect()
+    gc.freeze()  # startup objects (torch, the text encoder) out of every later full collection
 events = list(make_events(n, users, items, seed=0, start_ts=1.8e9))
 def once():
     stored = {}
@@ -78,6 +87,13 @@ def _run(tree: Path, args: list[str]) -> float:
 @click.option("--users", default=500, show_default=True)
 @click.option("--items", default=256, show_default=True)
 @click.option("--repeats", default=5, show_default=True)
+@click.option(
+    "--gc-freeze/--no-gc-freeze",
+    default=False,
+    show_default=True,
+    help="gc.freeze() after startup in each run: a full collection then scans only the run's own "
+    "objects, so where one lands in the timed pass matters less.",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 def main(
     trees: tuple[str, ...],
@@ -86,12 +102,13 @@ def main(
     users: int,
     items: int,
     repeats: int,
+    gc_freeze: bool,
     out: Path | None,
 ) -> None:
     named = [t.split("=", 1) for t in trees]
     if any(len(t) != 2 for t in named):
         raise click.UsageError("--tree takes NAME=PATH")
-    args = [str(a) for a in (batch, events, users, items)]
+    args = [str(a) for a in (batch, events, users, items, int(gc_freeze))]
     runs: dict[str, list[float]] = {name: [] for name, _ in named}
     loads = []
     for r in range(repeats):
@@ -115,6 +132,7 @@ def main(
         "users": users,
         "items": items,
         "torch_threads": 1,
+        "gc_freeze": gc_freeze,
         "cpus": os.cpu_count(),
         "load_average_1m_per_run": loads,
         "events_per_s": summary,
@@ -122,6 +140,14 @@ def main(
     if len(named) == 2:
         a, b = (float(np.median(runs[name])) for name, _ in named)
         result[f"median_{named[1][0]}_vs_{named[0][0]}"] = b / a
+        # The two runs of a round ran back to back, under about the same load: their ratio.
+        ratios = [y / x for x, y in zip(runs[named[0][0]], runs[named[1][0]], strict=True)]
+        result[f"per_round_{named[1][0]}_vs_{named[0][0]}"] = {
+            "runs": ratios,
+            "min": min(ratios),
+            "median": float(np.median(ratios)),
+            "max": max(ratios),
+        }
     click.echo(json.dumps(result, indent=2))
     if out is not None:
         out.write_text(json.dumps(result, indent=2) + "\n")

@@ -267,6 +267,7 @@ class Engine:
         else:
             interest = self.model.served_interest(h, long_all)  # (E, D)
         result.step_seconds.append(time.perf_counter() - t0)
+        bonus = self.model.repeat_bonus()  # fixed while the batch runs: asked once
         out = []
         for r, rows in enumerate(rounds):
             idx = start[rows] + r
@@ -308,7 +309,9 @@ class Engine:
                     list_ts=profile.list_ts,
                 )
                 if trigger is not None:
-                    out.append((profile, inc, trigger, float(drift[b]), self.query(profile)))
+                    out.append(
+                        (profile, inc, trigger, float(drift[b]), self._query(profile, bonus))
+                    )
                     profile.mark_published(e.ts)
         return out
 
@@ -335,13 +338,17 @@ class Engine:
 
     def query(self, profile: UserProfile) -> Query:
         """Retrieval request for a profile's current interest, under the exclusion policy."""
+        return self._query(profile, self.model.repeat_bonus())
+
+    def _query(self, profile: UserProfile, bonus: np.ndarray | None) -> Query:
+        """:meth:`query` with the model's repeat ``bonus`` already asked (once per batch)."""
         recent = tuple(
             (e.event_id, e.item_id, e.action) for e in profile.recent if e.item_id is not None
         )
         exclude = frozenset() if self.exclude == "none" else frozenset(profile.consumed())
         maybe = profile.consumed_filter if self.exclude == "consumed" else None
         newest_first = [e.item_id for e in reversed(profile.recent)]
-        boost = repeat_boost(newest_first, self.model.repeat_bonus())
+        boost = repeat_boost(newest_first, bonus)
         cooc = self.model.cooccurrence(newest_first)
         return Query(profile.get().copy(), exclude, recent, maybe, boost, cooc)
 

@@ -230,20 +230,23 @@ class ItemIndex(Generic[P]):
         """Each listed item with the recent event whose item is closest (cosine), for all queries
         at once: (Q, K, D) listed rows against (Q, W, D) recent rows in one product."""
         row_of = self._row
-        recents = [[(e, i, a) for e, i, a in q.recent if i in row_of] for q in queries]
-        out = [[Scored(item_id=i, score=s, because=None) for s, i in listed] for listed in lists]
+        recents = [[r for r in q.recent if r[1] in row_of] for q in queries]
         need = [b for b, listed in enumerate(lists) if listed and recents[b]]
+        out: list[list[Scored]] = [[] for _ in lists]
+        needed = set(need)
+        for b, listed in enumerate(lists):
+            if b not in needed:  # the others are built once, with their ``because``, below
+                out[b] = [Scored(i, s, None) for s, i in listed]
         if not need:
             return out
-        k = max(len(lists[b]) for b in need)
-        w = max(len(recents[b]) for b in need)
-        lst_ix = np.zeros((len(need), k), dtype=np.int64)
-        rec_ix = np.zeros((len(need), w), dtype=np.int64)
-        valid = np.zeros((len(need), w), dtype=bool)
-        for j, b in enumerate(need):
-            lst_ix[j, : len(lists[b])] = [row_of[i] for _, i in lists[b]]
-            rec_ix[j, : len(recents[b])] = [row_of[i] for _, i, _ in recents[b]]
-            valid[j, : len(recents[b])] = True
+        lst_rows = [[row_of[i] for _, i in lists[b]] for b in need]
+        rec_rows = [[row_of[r[1]] for r in recents[b]] for b in need]
+        k = max(map(len, lst_rows))
+        w = max(map(len, rec_rows))
+        # One array call per side (rows padded with row 0, masked below), not one per query.
+        lst_ix = np.array([r + [0] * (k - len(r)) for r in lst_rows], dtype=np.int64)
+        rec_ix = np.array([r + [0] * (w - len(r)) for r in rec_rows], dtype=np.int64)
+        valid = np.arange(w)[None, :] < np.array(list(map(len, rec_rows)))[:, None]  # (Q, W)
         lst, rec = self._matrix[lst_ix], self._matrix[rec_ix]  # (Q, K, D), (Q, W, D)
         lst = lst / np.maximum(np.linalg.norm(lst, axis=-1, keepdims=True), 1e-12)
         rec = rec / np.maximum(np.linalg.norm(rec, axis=-1, keepdims=True), 1e-12)
@@ -253,10 +256,11 @@ class ItemIndex(Generic[P]):
         best = (w - 1 - np.argmax(sims[:, :, ::-1], axis=2)).tolist()  # (Q, K)
         for j, b in enumerate(need):
             recent = recents[b]
-            out[b] = [
-                Scored(item_id=i, score=s, because=Because(*recent[wi]))
-                for (s, i), wi in zip(lists[b], best[j], strict=False)
-            ]
+            listed = lists[b]
+            picks = best[j][: len(listed)]
+            # One Because per recent event, shared by the items it explains.
+            because = {wi: Because(*recent[wi]) for wi in set(picks)}
+            out[b] = [Scored(i, s, because[wi]) for (s, i), wi in zip(listed, picks, strict=True)]
         return out
 
 
