@@ -17,6 +17,7 @@ SECTIONS = (
     "latency",
     "batching",
     "batch_mode",
+    "gc_freeze",
     "scale_out",
     "worker_storage",
     "profile",
@@ -24,12 +25,13 @@ SECTIONS = (
 #: Opt-in sections (``--profile``): not part of a default run.
 OPT_IN = frozenset({"profile"})
 #: Quick mode leaves out what needs extra workers started (each start costs tens of seconds):
-#: the worker batch sweep (the in-process engine sweep stands in), the batch-mode A/B, scale-out,
+#: the worker batch sweep (the in-process engine sweep stands in), the batch-mode and gc-freeze
+#: A/Bs, scale-out,
 #: and the worker's storage at 10k/100k users (minutes of events).
 QUICK_SECTIONS = tuple(
     s
     for s in SECTIONS
-    if s not in {"batching", "batch_mode", "scale_out", "worker_storage", *OPT_IN}
+    if s not in {"batching", "batch_mode", "gc_freeze", "scale_out", "worker_storage", *OPT_IN}
 )
 
 

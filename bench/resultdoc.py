@@ -190,23 +190,25 @@ def _latency_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _batch_mode_rows(report: dict[str, Any]) -> list[list[str]]:
-    bm = report.get("batch_mode") or {}
-    if not bm.get("adaptive"):
+def _ab_rows(report: dict[str, Any], name: str) -> list[list[str]]:
+    """Rows of a two-value comparison section (``bench.settingab``)."""
+    ab = report.get(name) or {}
+    a, b = ab.get("labels") or ["adaptive", "fixed"]  # batch_mode results before "labels"
+    if not ab.get(a):
         return []
     labels = {"events_per_s": "throughput (events/s)"}
-    for label, rate in (bm.get("phases") or {}).items():
+    for label, rate in (ab.get("phases") or {}).items():
         for q in ("p50", "p99"):
             labels[f"{q}_ms_{label}"] = f"{q} ms at {fmt(rate)} events/s"
     return [
         [
             text,
-            _span(bm["adaptive"].get(key)),
-            _span(bm["fixed"].get(key)),
-            _span((bm.get("adaptive_vs_fixed") or {}).get(key)),
+            _span(ab[a].get(key)),
+            _span(ab[b].get(key)),
+            _span((ab.get(f"{a}_vs_{b}") or {}).get(key)),
         ]
         for key, text in labels.items()
-        if key in bm["adaptive"]
+        if key in ab[a]
     ]
 
 
@@ -352,20 +354,29 @@ def render_markdown(report: dict[str, Any]) -> str:
                 latency_rows,
             ),
         ]
-    mode_rows = _batch_mode_rows(report)
-    if mode_rows:
-        lines += [
-            "",
-            *_table(
-                [
-                    "driftrec batch mode (two workers, same run)",
-                    "adaptive median (min - max)",
-                    "fixed (take_events) median (min - max)",
-                    "adaptive/fixed per round",
-                ],
-                mode_rows,
-            ),
-        ]
+    for name, heads in (
+        (
+            "batch_mode",
+            [
+                "driftrec batch mode (two workers, same run)",
+                "adaptive median (min - max)",
+                "fixed (take_events) median (min - max)",
+                "adaptive/fixed per round",
+            ],
+        ),
+        (
+            "gc_freeze",
+            [
+                "driftrec DRIFTREC_GC_FREEZE (two workers, same run)",
+                "frozen median (min - max)",
+                "unfrozen median (min - max)",
+                "frozen/unfrozen per round",
+            ],
+        ),
+    ):
+        ab_rows = _ab_rows(report, name)
+        if ab_rows:
+            lines += ["", *_table(heads, ab_rows)]
     scale_rows = _scale_rows(report)
     if scale_rows:
         parts = (report.get("scale_out") or {}).get("partitions")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import batchmode, modelbench, pipelinebench, scaleout, yardsticks
+from bench import modelbench, pipelinebench, scaleout, settingab, yardsticks
 from bench import resultdoc as rpt
 from bench.config import BenchConfig
 from bench.errors import BenchError, SectionSkipped
@@ -76,7 +76,8 @@ def _sections() -> dict[str, Section]:
         "throughput": yardsticks.throughput,
         "latency": pipelinebench.latency,
         "batching": pipelinebench.batching,
-        "batch_mode": batchmode.batch_mode,
+        "batch_mode": settingab.section("batch_mode"),
+        "gc_freeze": settingab.section("gc_freeze"),
         "scale_out": scaleout.scale_out,
         "worker_storage": pipelinebench.worker_storage,
         "profile": pipelinebench.profile,

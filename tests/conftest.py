@@ -3,6 +3,7 @@ local broker started for the test session on free ports in a temporary folder.""
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,13 @@ def unique_topic(request: pytest.FixtureRequest) -> str:
     """A topic name no other test uses (tests share one broker)."""
     name = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
     return f"t-{name[:40]}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _heap_unfrozen_after() -> Iterator[None]:
+    """A Runtime started here freezes the heap (DRIFTREC_GC_FREEZE): not past its test."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

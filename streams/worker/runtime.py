@@ -38,6 +38,7 @@ from streams.registry.loader import load_serving
 from streams.registry.state import RegistryState
 from streams.registry.transport import read_state, store_path
 from streams.settings import Settings
+from streams.worker import heap
 from streams.worker.hotswap import HotSwap, Raw, Wanted
 from streams.worker.metrics import Metrics
 from streams.worker.modelload import ModelLoader, load_model
@@ -146,6 +147,8 @@ class Runtime:
         )
         log.info("serving %s, loaded in %.1fs", router.versions(), time.perf_counter() - started)
         self.sync_catalog()  # the catalog queued so far, into every engine
+        if self.settings.gc_freeze:
+            heap.freeze()
         return router
 
     def wanted(self, state: RegistryState) -> Wanted:
@@ -286,6 +289,8 @@ class Runtime:
     ) -> ModelRouter:
         """Model thread: serve ``engines`` (by version) from now on, behind a new router."""
         old = self._engine
+        if old is not None:
+            heap.unfreeze()  # the retired model must be collectable (streams/worker/heap.py)
         router = ModelRouter(
             engines[champion],
             None if challenger is None else engines[challenger],

@@ -227,6 +227,29 @@ def test_markdown_has_the_batch_mode_comparison() -> None:
     assert "batch_mode" not in QUICK.sections and "batch_mode" in SECTIONS
 
 
+def test_markdown_has_the_gc_freeze_comparison() -> None:
+    def spread(values: list[float]) -> dict[str, object]:
+        srt = sorted(values)
+        return {"median": srt[1], "min": srt[0], "max": srt[2], "runs": 3, "values": values}
+
+    rep = _fake_report()
+    rep["gc_freeze"] = {
+        "configured": "frozen",
+        "labels": ["frozen", "unfrozen"],
+        "phases": {"200": 200.0},
+        "frozen": {"p99_ms_200": spread([20, 30, 40])},
+        "unfrozen": {"p99_ms_200": spread([80, 90, 100])},
+        "frozen_vs_unfrozen": {"p99_ms_200": spread([0.25, 0.33, 0.4])},
+    }
+    md = report.render_markdown(rep)
+    assert "| driftrec DRIFTREC_GC_FREEZE (two workers, same run) |" in md
+    assert (
+        "| p99 ms at 200 events/s | 30 (20 - 40, 3 runs) | 90 (80 - 100, 3 runs) "
+        "| 0.33 (0.25 - 0.4, 3 runs) |"
+    ) in md
+    assert "gc_freeze" not in QUICK.sections and "gc_freeze" in SECTIONS
+
+
 def test_unknown_figures_render_as_dashes() -> None:
     md = report.render_markdown(report.skeleton())
     assert "| driftrec worker | - |  |" in md
