@@ -15,7 +15,8 @@ SECTION_HELP = (
     "Run only these sections (repeatable): incremental, encoder, catalog, retrieval, storage, "
     "engine, throughput (driftrec, the bare Faust and raw aiokafka pass-throughs and Kafka's "
     "perf tools), latency, batching, batch_mode (adaptive vs fixed micro-batching, two workers), "
-    "scale_out (1, 2 and 3 workers), worker_storage (the last four: full mode only by default)."
+    "gc_freeze (DRIFTREC_GC_FREEZE on vs off, two workers), scale_out (1, 2 and 3 workers), "
+    "worker_storage (the last five: full mode only by default)."
 )
 
 
