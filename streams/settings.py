@@ -151,12 +151,11 @@ class Settings(BaseSettings):
         "Faust's take_events, which waits up to DRIFTREC_BATCH_WAIT_S for the batch to fill.",
     )
     gc_freeze: bool = Field(
-        default=True,
+        default=False,
         description="After the first model and catalog load, move every object alive then into "
-        "the garbage collector's permanent generation (gc.freeze): full collections then skip "
-        "the hundreds of thousands of long-lived objects of torch and the text encoder instead "
-        "of scanning them on the event path. A hot swap unfreezes them, so a retired model can "
-        "be collected.",
+        "the garbage collector's permanent generation (gc.freeze), so full collections skip the "
+        "long-lived objects of torch and the text encoder; a hot swap unfreezes them. Off by "
+        "default: the bench's gc_freeze section has not shown it faster (docs/benchmarks.md).",
     )
     item_batch_max: int = Field(default=256, ge=1, description="Items embedded per batch.")
     top_k: int = Field(default=10, ge=1, le=1000, description="Items per published list.")

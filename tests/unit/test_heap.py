@@ -27,7 +27,7 @@ def _runtime(**fields: object) -> Runtime:
 @pytest.mark.usefixtures("tmp_home")
 def test_the_first_load_freezes_the_heap_and_a_swap_unfreezes_it() -> None:
     gc.unfreeze()
-    runtime = _runtime()
+    runtime = _runtime(gc_freeze=True)
     leftover: list[object] = []
 
     async def scenario() -> None:
@@ -46,7 +46,7 @@ def test_the_first_load_freezes_the_heap_and_a_swap_unfreezes_it() -> None:
 @pytest.mark.usefixtures("tmp_home")
 def test_gc_freeze_off_leaves_the_heap_alone() -> None:
     gc.unfreeze()
-    runtime = _runtime(gc_freeze=False)
+    runtime = _runtime()  # the default: off
     asyncio.run(runtime.ready())
     runtime.close()
     assert gc.get_freeze_count() == 0
