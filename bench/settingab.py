@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bench.errors import SectionSkipped
 from bench.pipeline import Session
 from bench.pipelinebench import LOW_RATE, WARMUP_EVENTS, _driftrec, _main, stream_maker
-from bench.stats import summarize
+from bench.verdicts import spread
 
 if TYPE_CHECKING:
     from bench.suite import Context
@@ -107,14 +107,9 @@ def compare(ctx: Context, c: Comparison) -> dict[str, Any]:
         f"ratios {a}/{b} per round",
     }
     for label in c.labels:
-        out[label] = {k: _spread(v) for k, v in runs[label].items()}
+        out[label] = {k: spread(v) for k, v in runs[label].items()}
     out[c.ratio_key] = {
-        key: _spread([x / y for x, y in zip(runs[a][key], runs[b][key], strict=True) if y > 0])
+        key: spread([x / y for x, y in zip(runs[a][key], runs[b][key], strict=True) if y > 0])
         for key in runs[a]
     }
     return out
-
-
-def _spread(values: list[float]) -> dict[str, Any]:
-    s = summarize(values)
-    return {"median": s.median, "min": s.lo, "max": s.hi, "runs": len(values), "values": values}
