@@ -1,4 +1,5 @@
-"""Import the UCI Online Retail CSV (shared/data/online-retail/SOURCE.md) into a data folder.
+"""Import the UCI Machine Learning Repository's "Online Retail" CSV (id 352, CC BY 4.0; credit in
+encoders/samples/online_retail/CREDIT.md) into a data folder.
 
 Cleaning, each rule counted in the report under its reason:
 
