@@ -1,12 +1,20 @@
 """The driftrec topics and their creation with Kafka's admin API.
 
-The worker declares the same topics to Faust (``streams.worker.app``); this module creates them up
-front with explicit partitions and configs so that a CLI producer that runs before any worker never
-leaves an auto-created, single-partition, non-compacted topic behind.
+The worker declares the same topics to Faust (``streams.worker.factory``); this module creates them
+up front with explicit partitions and configs so that a CLI producer that runs before any worker
+never leaves an auto-created, single-partition, non-compacted topic behind.
+
+Faust's own topics (the two table changelogs and the leader-election topic) are created here too,
+and :func:`ensure_topics` returns only once the broker's metadata lists every topic. Left to Faust,
+a worker creates them a few milliseconds before it joins the group; a broker whose metadata has not
+caught up yet makes the group leader drop the missing topic from the assignment ("Ignoring missing
+topic"), and the catalog table then waits for a changelog partition nobody owns until the next
+metadata refresh, five minutes later.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from kafka.admin import NewTopic
@@ -35,7 +43,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.recommendations_topic, p),
         TopicSpec(settings.dlq_topic(settings.events_topic), 1),
         TopicSpec(settings.dlq_topic(settings.items_topic), 1),
+        # Faust's internal topics, as faust.tables.base and faust.assignor.leader_assignor declare
+        # them (see the module docstring for why they are created here first).
+        TopicSpec(f"{settings.app_id}-profiles-changelog", p, {"cleanup.policy": "compact"}),
+        TopicSpec(f"{settings.app_id}-catalog-changelog", 1, {"cleanup.policy": "compact"}),
+        TopicSpec(f"{settings.app_id}-__assignor-__leader", 1),
     ]
+
+
+# How long ensure_topics waits for the broker's metadata to list a topic it has just created.
+METADATA_WAIT_S = 15.0
 
 
 def ensure_topics(settings: Settings) -> list[str]:
@@ -58,6 +75,7 @@ def ensure_topics(settings: Settings) -> list[str]:
             except TopicAlreadyExistsError:
                 continue  # another process created it meanwhile
             created.append(spec.name)
+        _wait_listed(admin, [spec.name for spec in topic_specs(settings)], METADATA_WAIT_S)
         return created
     except StreamsError:
         raise
@@ -68,3 +86,18 @@ def ensure_topics(settings: Settings) -> list[str]:
         ) from exc
     finally:
         admin.close()
+
+
+def _wait_listed(admin: ClosingAdminClient, names: list[str], timeout_s: float) -> None:
+    """Return once the broker's metadata lists every name; raise after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        missing = sorted(set(names) - set(admin.list_topics()))
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise StreamsError(
+                f"topics {', '.join(missing)} were created but the broker's metadata still does "
+                f"not list them after {timeout_s:.0f}s; check the broker's log"
+            )
+        time.sleep(0.1)

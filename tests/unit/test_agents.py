@@ -163,6 +163,23 @@ def test_app_declares_rocksdb_tables_and_localhost_web(faust_app: Any) -> None:
     assert Path(str(app.conf.datadir)).name == "data"  # the fixture's folder, not the default
 
 
+def test_topics_created_up_front_include_every_topic_faust_declares(faust_app: Any) -> None:
+    """streams.topics creates Faust's changelogs and leader topic before the worker starts (so no
+    group join races their creation); same names, partitions and compaction as Faust declares."""
+    from streams.topics import topic_specs
+
+    app = faust_app.app
+    specs = {spec.name: spec for spec in topic_specs(faust_app.settings)}
+    declared = [t.changelog_topic for t in (faust_app.profiles, faust_app.catalog)]
+    declared.append(app._leader_assignor._leader_topic)
+    for topic in declared:
+        name = topic.get_topic_name()
+        assert name in specs, name
+        assert specs[name].partitions == topic.partitions, name
+        compact = specs[name].config.get("cleanup.policy") == "compact"
+        assert compact == bool(topic.compacting), name
+
+
 def test_openapi_lists_every_route_and_is_the_checked_in_file(faust_app: Any) -> None:
     from streams.settings import PROJECT_ROOT
     from streams.worker import views
