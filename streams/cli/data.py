@@ -80,38 +80,83 @@ def movielens(folder: Path, out: Path, report_json: Path | None) -> None:
 
 @data.command()
 @_OUT
+@click.option(
+    "--generator",
+    type=click.Choice(["topics", "words"]),
+    default="topics",
+    show_default=True,
+    help="topics: named topics, Zipf popularity, geometric segments (encoders.data.synth); "
+    "words: pseudo-word topics, uneven catalog, heavy-tailed gaps and segments "
+    "(encoders.data.synthwords).",
+)
 @click.option("--seed", type=int, default=0, help="Random seed: same seed, same files.")
 @click.option(
     "--item-seed",
     type=int,
     default=None,
-    help="Draw the catalog of --seed N=this instead: a held-out log over the same items.",
+    help="topics only: draw the catalog of --seed N=this instead (a held-out log over the same "
+    "items).",
 )
-@click.option("--users", type=int, default=300, help="Number of users (bots included).")
-@click.option("--items", type=int, default=600, help="Number of items.")
-@click.option("--topics", type=int, default=8, help="Number of interest topics (2-12).")
-@click.option("--min-events", type=int, default=30, help="Fewest events of an ordinary user.")
-@click.option("--max-events", type=int, default=90, help="Most events of an ordinary user.")
-@click.option("--mean-segment", type=float, default=15.0, help="Mean events between switches.")
-@click.option("--min-segment", type=int, default=6, help="Fewest events between switches.")
-@click.option("--noise-rate", type=float, default=0.08, help="Share of off-topic noise clicks.")
-@click.option("--search-rate", type=float, default=0.03, help="Share of text-only searches.")
-@click.option("--bot-fraction", type=float, default=0.04, help="Share of bursty bot users.")
-@click.option("--image-dim", type=int, default=16, help="Image-like vector size (0: none).")
-def synth(out: Path, seed: int, item_seed: int | None, **shape: Any) -> None:
-    """Generate a synthetic log whose users switch topics at known moments (truth.json)."""
-    from encoders.data.synth import SynthSpec, generate
+@click.option(
+    "--users", type=int, default=None, help="Users, bots included [topics 300, words 400]."
+)
+@click.option("--items", type=int, default=None, help="Items [topics 600, words 3000].")
+@click.option(
+    "--topics", type=int, default=None, help="Interest topics [topics 8 (2-12), words 20]."
+)
+@click.option("--min-events", type=int, default=None, help="Fewest events of a user [30, 15].")
+@click.option("--max-events", type=int, default=None, help="Most events of a user [90, 200].")
+@click.option(
+    "--mean-segment",
+    type=float,
+    default=None,
+    help="topics only: mean events between switches [15].",
+)
+@click.option(
+    "--min-segment", type=int, default=None, help="Fewest events between switches [6, 4]."
+)
+@click.option(
+    "--noise-rate", type=float, default=None, help="Share of off-topic noise clicks [0.08, 0.15]."
+)
+@click.option(
+    "--search-rate", type=float, default=None, help="Share of text-only searches [0.03, 0.05]."
+)
+@click.option("--bot-fraction", type=float, default=None, help="Share of bot users [0.04, 0.03].")
+@click.option(
+    "--image-dim", type=int, default=None, help="topics only: image-like vector size, 0: none [16]."
+)
+def synth(out: Path, generator: str, seed: int, item_seed: int | None, **shape: Any) -> None:
+    """Generate a synthetic log whose users switch topics at known moments (truth.json).
 
+    Options left unset take the chosen generator's defaults (in brackets: topics, words)."""
+    from encoders.data.synth import SynthData, SynthSpec, generate
+    from encoders.data.synthwords import WordsSpec, generate_words
+
+    given = {k: v for k, v in shape.items() if v is not None}
+    synth_data: SynthData
     try:
-        spec = SynthSpec(**shape)
+        if generator == "topics":
+            topics_spec = SynthSpec(**given)
+            users = topics_spec.users
+            synth_data = generate(topics_spec, seed, item_seed)
+        else:
+            wrong = sorted(set(given) - set(WordsSpec.__dataclass_fields__))
+            if item_seed is not None:
+                wrong.append("item_seed")
+            if wrong:
+                names = ", ".join("--" + w.replace("_", "-") for w in wrong)
+                raise ValueError(f"{names}: only for --generator topics")
+            words_spec = WordsSpec(**given)
+            users = words_spec.users
+            synth_data = generate_words(words_spec, seed)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    synth_data = generate(spec, seed, item_seed)
     synth_data.write(out)
     n_switches = sum(len(s) for s in synth_data.truth["switches"].values())
     click.echo(
-        f"synth: {len(synth_data.events):,} events, {len(synth_data.items):,} items, "
-        f"{spec.users:,} users ({len(synth_data.truth['bots'])} bots), {n_switches:,} switches"
+        f"synth ({generator}): {len(synth_data.events):,} events, {len(synth_data.items):,} "
+        f"items, {users:,} users ({len(synth_data.truth['bots'])} bots), "
+        f"{n_switches:,} switches"
     )
     click.echo(f"wrote {out}")
 
