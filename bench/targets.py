@@ -221,6 +221,10 @@ class Driftrec:
         self._ports[worker.pid] = port
         return worker
 
+    def port(self, worker: WorkerProcess) -> int:
+        """The web port (HTTP views, /metrics) of one of this target's workers."""
+        return self._ports[worker.pid]
+
     def wait_ready(self, run: Run, workers: Sequence[WorkerProcess], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         for w in workers:

@@ -33,6 +33,15 @@ ADAPT_TOP = 10
 ADAPT_SHARE = 0.5
 
 
+def list_adapted(topics: Sequence[str], topic: str) -> bool:
+    """Whether a list (its items' topics, best first) counts as adapted to ``topic``: at least
+    ``ADAPT_SHARE`` of its top ``ADAPT_TOP`` (of all of it when shorter, as a catalog under 10
+    items gives) belong to it; an empty list never does. Shared by the replay and
+    ``bench.adapt``."""
+    top = topics[:ADAPT_TOP]
+    return bool(top) and sum(t == topic for t in top) / len(top) >= ADAPT_SHARE
+
+
 @dataclass
 class _Window:
     start: int  # user's event index of the first new-topic event
@@ -163,6 +172,6 @@ def _check_adapted(
     row = scores.astype(np.float64)
     row[exclude] = -np.inf
     top = np.argsort(-row, kind="stable")[:ADAPT_TOP]  # (10,) the list the user would see
-    if float(np.mean(topic_of_row[top] == window.topic)) >= ADAPT_SHARE:
+    if list_adapted([str(t) for t in topic_of_row[top]], window.topic):
         window.result = position - window.start + 1
         closed.append(user_windows.popleft())
