@@ -160,7 +160,8 @@ def table(result: dict[str, Any]) -> str:
         f"{'figure':<34} {'value':>8}  {'target':<8} verdict",
     ]
     for row in result["targets"]:
-        value = "never" if row["value"] is None else f"{row['value']:.3g}"
+        undefined = "never" if row["name"] == "median_events_to_adapt" else "n/a"
+        value = undefined if row["value"] is None else f"{row['value']:.3g}"
         verdict = "met" if row["met"] else "not met"
         lines.append(f"{row['name']:<34} {value:>8}  {row['goal']:<8} {verdict} {row['why']}")
     share = s["share_adapted"]
@@ -175,6 +176,25 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def parse_sets(pairs: Sequence[str]) -> dict[str, str]:
+    """``FIELD=VALUE`` pairs as Settings overrides; a malformed pair or an unknown field, or a
+    value the field refuses, exits with a one-line error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or field not in Settings.model_fields:
+            raise SystemExit(
+                f"bench.adapt: --set {pair!r}: expected FIELD=VALUE of a Settings field"
+            )
+        out[field] = value
+    try:
+        Settings(**out)  # type: ignore[arg-type]
+    except ValueError as exc:
+        first = str(exc).splitlines()[:3]
+        raise SystemExit(f"bench.adapt: --set: {' '.join(first)}") from None
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="Synthetic folder (truth.json).")
@@ -187,9 +207,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="Override DRIFTREC_REFRESH_EVENTS (default: the Settings default).",
     )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="Another worker Settings field, e.g. drift_confirm=1 (repeatable).",
+    )
     parser.add_argument("--timeout", type=float, default=3600.0, help="Seconds for the drain.")
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {}
+    overrides = parse_sets(args.sets)
     if args.refresh_events is not None:
         overrides["refresh_events"] = args.refresh_events
     command = shlex.join(["python", "-m", "bench.adapt", *(sys.argv[1:] if argv is None else argv)])

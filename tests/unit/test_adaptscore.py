@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bench.adaptscore import judge_targets, score_lists
 from encoders.evaluation.stream import list_adapted
 from streams.messages.records import BehaviourEvent
@@ -102,3 +104,19 @@ def test_targets_are_judged_and_undefined_values_are_not_met() -> None:
     assert rows["share_adapted_within_3"]["met"] is False
     assert rows["noise_to_switch_drift_lists"]["met"] is False
     assert "undefined" in rows["noise_to_switch_drift_lists"]["why"]
+
+
+def test_set_overrides_are_settings_fields_with_valid_values() -> None:
+    from bench.adapt import parse_sets
+
+    assert parse_sets(["drift_confirm=1", "refresh_events=5"]) == {
+        "drift_confirm": "1",
+        "refresh_events": "5",
+    }
+    for bad, message in [
+        ("no_such_field=1", "Settings field"),
+        ("drift_confirm", "FIELD=VALUE"),
+        ("drift_confirm=0", "drift_confirm"),
+    ]:
+        with pytest.raises(SystemExit, match=message):
+            parse_sets([bad])
