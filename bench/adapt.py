@@ -172,6 +172,7 @@ def table(result: dict[str, Any]) -> str:
         f"{s['noise_events']:,}"
     )
     lines.append(f"events to adapt: {s['events_to_adapt_distribution']}")
+    lines.append(f"first adapted list of a switch, by trigger: {s['adapted_switches_by_trigger']}")
     lines.append(result["note"])
     return "\n".join(lines)
 

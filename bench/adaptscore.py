@@ -92,6 +92,7 @@ def score_lists(
     drift = {"switch": 0, "noise": 0, "other": 0}
     switches_with_drift = noise_with_drift = n_noise = 0
     triggers: dict[str, int] = {}
+    adapted_by: dict[str, int] = {}  # trigger of the first adapted list of each switch
     for user, seq in by_user.items():
         if user in bots or user not in truth["switches"]:
             continue
@@ -102,7 +103,10 @@ def score_lists(
         starts = [int(s["event_index"]) for s in truth["switches"][user]]
         bounds = [*starts, len(seq)]
         for j, start in enumerate(starts):
-            adapt.append(_time_to_adapt(pubs, start, bounds[j + 1], current[start], item_topic))
+            first = _first_adapted(pubs, start, bounds[j + 1], current[start], item_topic)
+            adapt.append(None if first is None else first.index - start + 1)
+            if first is not None:
+                adapted_by[first.trigger] = adapted_by.get(first.trigger, 0) + 1
         noise = [
             i
             for i, e in enumerate(seq)
@@ -144,6 +148,7 @@ def score_lists(
             noise_with_drift / n_noise if n_noise else None
         ),
         "lists_scored_by_trigger": dict(sorted(triggers.items())),
+        "adapted_switches_by_trigger": dict(sorted(adapted_by.items())),
         "lists_not_in_the_data": unknown,
     }
 
@@ -157,17 +162,18 @@ def _order(kv: tuple[str, int]) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (11 if key == ">10" else 12, key)
 
 
-def _time_to_adapt(
+def _first_adapted(
     pubs: Mapping[int, Published],
     start: int,
     end: int,
     topic: str,
     item_topic: Mapping[str, str],
-) -> int | None:
+) -> Published | None:
+    """The first list published in [start, end) with half its top-10 in ``topic``."""
     for p in range(start, end):
         pub = pubs.get(p)
         if pub is not None and list_adapted([item_topic.get(i, "") for i in pub.items], topic):
-            return p - start + 1
+            return pub
     return None
 
 

@@ -86,6 +86,7 @@ def test_time_to_adapt_counts_from_the_switch_event() -> None:
     assert s["share_of_switches_with_a_drift_list_within_3"] == 0.25
     assert s["share_of_noise_events_with_a_drift_list_within_3"] == 1.0
     assert s["lists_scored_by_trigger"] == {"drift": 3, "refresh": 1}
+    assert s["adapted_switches_by_trigger"] == {"drift": 1, "refresh": 1}
     assert s["lists_not_in_the_data"] == 1
 
 
