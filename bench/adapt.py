@@ -73,6 +73,7 @@ def run_adapt(
         truth = read_truth(data)
     except (DataFolderError, FileNotFoundError) as exc:
         raise BenchError(str(exc)) from exc
+    version = _model_version(model)  # before anything starts: a wrong folder fails at once
     fields = {
         "model_dir": model,
         "device": "cpu",
@@ -107,7 +108,6 @@ def run_adapt(
         if len(records) < published:
             raise BenchError(f"read {len(records):,} of the {published:,} published lists")
         lists = [json.loads(r.value) for r in records if r.value is not None]
-        version = _model_version(model)
         startup_s = session.startup_s
     _say(f"read {len(lists):,} lists; scoring")
     scores = score_lists(folder.events, truth, lists)
