@@ -137,3 +137,14 @@ def test_bots_loop_over_one_topic() -> None:
 def test_spec_validation_names_the_bad_value(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         WordsSpec(**kwargs)  # type: ignore[arg-type]
+
+
+def test_without_generator_the_cli_writes_the_topics_generator_files(tmp_path: Path) -> None:
+    from encoders.data.synth import SynthSpec, generate
+
+    args = ["data", "synth", "--out", str(tmp_path / "cli"), "--seed", "2", "--users", "30"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    generate(SynthSpec(users=30), seed=2).write(tmp_path / "api")  # every other option: default
+    for name in ("items.jsonl", "events.jsonl", "truth.json"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
