@@ -24,7 +24,7 @@ import numpy as np
 from profiles.consumed import DEFAULT_FILTER_BYTES, ExcludePolicy
 from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
 from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
-from profiles.profile import Applied, RecentEvent, UserProfile
+from profiles.profile import RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query, Scored, repeat_boost
 from streams.messages.records import BehaviourEvent
 
@@ -268,40 +268,41 @@ class Engine:
             interest = self.model.served_interest(h, long_all)  # (E, D)
         result.step_seconds.append(time.perf_counter() - t0)
         bonus = self.model.repeat_bonus()  # fixed while the batch runs: asked once
+        # Every event's interest as mark_published stores it (float16 and back), cast once.
+        rounded = interest.astype(np.float16).astype(np.float32)  # (E, D)
+        policy = self.policy
         out = []
         for r, rows in enumerate(rounds):
-            idx = start[rows] + r
-            round_ = [users[u] for u in rows]
+            idx = (start[rows] + r).tolist()
+            us = rows.tolist()
+            round_ = [users[u] for u in us]
             published = np.stack(
                 [
                     interest[i] if p.published is None else p.published
                     for i, (p, _) in zip(idx, round_, strict=True)
                 ]
             )  # (B, D); no list yet: drift 0
-            drift = cosine_drift(interest[idx], published)  # (B,)
-            for b, (u, i) in enumerate(zip(rows, idx, strict=True)):
-                profile, incs = users[u]
+            drift = cosine_drift(interest[idx], published).tolist()  # (B,)
+            for u, (profile, incs), i, d in zip(us, round_, idx, drift, strict=True):
                 inc = incs[r]
                 e = inc.event
                 had_list = profile.published is not None
-                profile.update(
-                    Applied(
-                        event=RecentEvent(e.event_id, e.item_id, e.action, e.ts),
-                        source=inc.source,
-                        offset=inc.offset,
-                        # The state after the user's last event of the batch: the states in
-                        # between are never read (the profile keeps the last one).
-                        state=new_states[u],
-                        long_term=long_all[i],
-                        interest=interest[i],
-                        drift=float(drift[b]),
-                    )
+                profile.apply(
+                    RecentEvent(e.event_id, e.item_id, e.action, e.ts),
+                    inc.source,
+                    inc.offset,
+                    # The state after the user's last event of the batch: the states in
+                    # between are never read (the profile keeps the last one).
+                    new_states[u],
+                    long_all[i],
+                    interest[i],
+                    d,
                 )
                 result.applied += 1
                 if had_list:
-                    result.drifts.append(float(drift[b]))
+                    result.drifts.append(d)
                 trigger = decide(
-                    self.policy,
+                    policy,
                     has_list=had_list,
                     streak=profile.drift.streak,
                     events_since_list=profile.events_since_list,
@@ -309,10 +310,8 @@ class Engine:
                     list_ts=profile.list_ts,
                 )
                 if trigger is not None:
-                    out.append(
-                        (profile, inc, trigger, float(drift[b]), self._query(profile, bonus))
-                    )
-                    profile.mark_published(e.ts)
+                    out.append((profile, inc, trigger, d, self._query(profile, bonus)))
+                    profile.mark_published(e.ts, rounded[i])
         return out
 
     def _windows(
@@ -345,7 +344,8 @@ class Engine:
         recent = tuple(
             (e.event_id, e.item_id, e.action) for e in profile.recent if e.item_id is not None
         )
-        exclude = frozenset() if self.exclude == "none" else frozenset(profile.consumed())
+        # The recent window's items (= profile.consumed()), read off ``recent``.
+        exclude = frozenset() if self.exclude == "none" else frozenset([r[1] for r in recent])
         maybe = profile.consumed_filter if self.exclude == "consumed" else None
         newest_first = [e.item_id for e in reversed(profile.recent)]
         boost = repeat_boost(newest_first, bonus)

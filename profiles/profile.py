@@ -112,21 +112,36 @@ class UserProfile:
 
     def update(self, applied: Applied) -> Self:
         """Fold one applied event in (drift statistics included)."""
-        self.state = np.asarray(applied.state, dtype=np.float32).copy()
-        self.long_term = np.asarray(applied.long_term, dtype=np.float32).copy()
-        self.interest = np.asarray(applied.interest, dtype=np.float32).copy()
+        a = applied
+        return self.apply(a.event, a.source, a.offset, a.state, a.long_term, a.interest, a.drift)
+
+    def apply(
+        self,
+        event: RecentEvent,
+        source: str,
+        offset: int,
+        state: np.ndarray,
+        long_term: np.ndarray,
+        interest: np.ndarray,
+        drift: float,
+    ) -> Self:
+        """:meth:`update` with the fields of an :class:`Applied` as arguments (the engine's
+        per-event path, which need not build one per event). The arrays are copied."""
+        self.state = np.array(state, dtype=np.float32)
+        self.long_term = np.array(long_term, dtype=np.float32)
+        self.interest = np.array(interest, dtype=np.float32)
         self.events_applied += 1
         self.events_since_list += 1
-        self.last_event_id = applied.event.event_id
-        self.last_ts = applied.event.ts
-        self.offsets[applied.source] = applied.offset
+        self.last_event_id = event.event_id
+        self.last_ts = event.ts
+        self.offsets[source] = offset
         if self.consumed_filter is not None and len(self.recent) == self.recent.maxlen:
             leaving = self.recent[0].item_id
             if leaving is not None:
                 self.consumed_filter.add(leaving)
-        self.recent.append(applied.event)
+        self.recent.append(event)
         if self.published is not None:
-            self.drift.update(applied.drift)
+            self.drift.update(drift)
         return self
 
     # --- questions the engine asks ---------------------------------------------------------
@@ -150,13 +165,18 @@ class UserProfile:
         if self.consumed_filter is None:
             self.consumed_filter = ConsumedFilter(nbytes)
 
-    def mark_published(self, ts: float) -> None:
+    def mark_published(self, ts: float, rounded: np.ndarray | None = None) -> None:
         """The current interest produced a list at event time ``ts``.
 
         It is kept in float16 (drift needs ~3 digits; it saves 128 bytes per profile), rounded
-        here already so that a profile in memory equals its decoded copy.
+        here already so that a profile in memory equals its decoded copy. ``rounded``: the
+        current interest already rounded so (float16 and back to float32), e.g. by the engine
+        for a whole batch at once; it is copied.
         """
-        self.published = self.interest.astype(np.float16).astype(np.float32)
+        if rounded is None:
+            self.published = self.interest.astype(np.float16).astype(np.float32)
+        else:
+            self.published = np.array(rounded, dtype=np.float32)
         self.list_ts = ts
         self.events_since_list = 0
         self.lists_published += 1
