@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
@@ -64,9 +64,9 @@ class Scored(NamedTuple):
         }
 
 
-@dataclass(frozen=True)
-class Query:
-    """One retrieval request: an interest, items to leave out, and recent events for ``because``."""
+class Query(NamedTuple):
+    """One retrieval request: an interest, items to leave out, and recent events for ``because``
+    (a named tuple: the engine builds one per list)."""
 
     interest: np.ndarray  # (D,)
     exclude: frozenset[str]
@@ -74,7 +74,7 @@ class Query:
     #: Items probably to leave out too (membership only, e.g. a Bloom filter); None = none.
     maybe_exclude: Container[str] | None = None
     #: Added to these items' scores before ranking (e.g. the model's repeat bonus).
-    boost: Mapping[str, float] = field(default_factory=dict)
+    boost: Mapping[str, float] = MappingProxyType({})
     #: Co-occurrence scores of the user's recent items and their weight; None = model alone.
     cooc: CoocBlend | None = None
 
