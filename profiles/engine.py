@@ -26,6 +26,7 @@ from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
 from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
 from profiles.profile import RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query, Scored, repeat_boost
+from profiles.rows import stack_rows
 from streams.messages.records import BehaviourEvent
 
 log = logging.getLogger(__name__)
@@ -200,17 +201,12 @@ class Engine:
             t0 = time.perf_counter()
             lists = self.index.top_k([p[4] for p in pending], self.top_k, score=self.model.score)
             result.retrieval_seconds = time.perf_counter() - t0
+            version = self.model.version
             for (profile, inc, trigger, drift, _), items in zip(pending, lists, strict=True):
+                e = inc.event
                 result.lists.append(
                     RecList(
-                        user_id=profile.user_id,
-                        items=items,
-                        trigger=trigger,
-                        drift=drift,
-                        model_version=self.model.version,
-                        event_id=inc.event.event_id,
-                        event_ts=inc.event.ts,
-                        ref=inc.ref,
+                        profile.user_id, items, trigger, drift, version, e.event_id, e.ts, inc.ref
                     )
                 )
         return result
@@ -247,7 +243,7 @@ class Engine:
                 e = inc.event
                 item = None if e.item_id is None else self.index.payload(e.item_id)
                 gap = 0.0 if prev is None else max(0.0, e.ts - prev)
-                steps.append(StepEvent(action=e.action, gap_s=gap, item=item, text=e.text))
+                steps.append(StepEvent(e.action, gap, item, e.text))
                 prev = e.ts
             seqs.append(steps)
         lengths = [len(incs) for _, incs in users]
@@ -255,9 +251,9 @@ class Engine:
         depth = max(lengths)
         rounds = [np.array([u for u, n in enumerate(lengths) if n > r]) for r in range(depth)]
         t0 = time.perf_counter()
-        states = np.stack([p.state for p, _ in users])  # (U, S)
+        states = stack_rows([p.state for p, _ in users])  # (U, S)
         new_states, h = self.model.step_sequences(states, seqs)  # (U, S), (E, D)
-        long = np.stack([p.long_term for p, _ in users])  # (U, D), running
+        long = stack_rows([p.long_term for p, _ in users])  # (U, D), running
         count = np.array([p.events_applied for p, _ in users], dtype=np.int64)  # (U,)
         long_all = np.empty_like(h)  # (E, D): long-term interest after each event
         for r, rows in enumerate(rounds):
@@ -279,7 +275,7 @@ class Engine:
             idx = (start[rows] + r).tolist()
             us = rows.tolist()
             round_ = [users[u] for u in us]
-            published = np.stack(
+            published = stack_rows(
                 [
                     interest[i] if p.published is None else p.published
                     for i, (p, _) in zip(idx, round_, strict=True)

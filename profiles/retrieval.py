@@ -23,6 +23,7 @@ from typing import Generic, NamedTuple, TypeVar
 import numpy as np
 
 from profiles.cooc import CoocBlend, blend_row
+from profiles.rows import stack_rows
 
 P = TypeVar("P")
 #: What a named tuple's generated ``__new__`` calls: ``_new(Scored, (item_id, score, because))``
@@ -184,7 +185,7 @@ class ItemIndex(Generic[P]):
         n = len(self._ids)
         if not queries or n == 0 or k < 1:
             return [[] for _ in queries]
-        users = np.stack([q.interest for q in queries]).astype(np.float32)  # (B, D)
+        users = stack_rows([q.interest for q in queries]).astype(np.float32)  # (B, D)
         scores = np.array(score(users, self.matrix), dtype=np.float32)  # (B, N)
         row_of = self._row
         # Excluded cells of every query, set to -inf in one assignment after the adjustments
