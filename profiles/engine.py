@@ -23,6 +23,7 @@ import numpy as np
 
 from profiles.consumed import DEFAULT_FILTER_BYTES, ExcludePolicy
 from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
+from profiles.listjson import list_json_bytes
 from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
 from profiles.profile import RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query, Scored, repeat_boost
@@ -69,6 +70,11 @@ class RecList(NamedTuple):
             "event_ts": self.event_ts,
             "published_ts": published_ts,
         }
+
+    def to_json_bytes(self, published_ts: float) -> bytes:
+        """``encode_json(self.to_json(published_ts))``: the bytes the worker publishes, written
+        directly (:mod:`profiles.listjson`)."""
+        return list_json_bytes(self, published_ts)
 
 
 @dataclass
