@@ -12,6 +12,10 @@ One timed pass of 2,000 events is short enough that a full (generation 2) garbag
 scans every object alive since startup (~375k with torch and the text encoder loaded), can land in
 it or not depending on each tree's allocation count; ``--gc-freeze`` moves the startup objects out
 of those collections in every run, both trees alike.
+
+``--worker-job`` times what the worker's model thread does per micro-batch, not the engine alone:
+``Engine.process``, then every changed profile packed (``to_bytes``) and every list encoded as
+the JSON bytes it publishes, each tree the way its own worker does it.
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ from profiles.engine import Engine, Incoming
 from profiles.policy import PolicyConfig
 from profiles.retrieval import ItemIndex
 from streams.messages.records import parse_event
-size, n, users, items, freeze = (int(a) for a in sys.argv[1:6])
+size, n, users, items, freeze, job = (int(a) for a in sys.argv[1:7])
+from profiles.engine import RecList
+if hasattr(RecList, "to_json_bytes"):
+    encode = lambda rec, now: rec.to_json_bytes(now)
+else:  # a tree from before the direct list JSON: what its worker does
+    from streams.messages.codec import encode_json
+    encode = lambda rec, now: encode_json(rec.to_json(published_ts=now))
 kw = {"text_memory": 4096} if "text_memory" in ServingModel.load.__code__.co_varnames else {}
 model = ServingModel.load(None, device="cpu", cache_dir=Path(tempfile.mkdtemp()), **kw)
 index = ItemIndex(model.dim)
@@ -58,6 +68,10 @@ def once():
                  for k, e in enumerate(chunk)]
         result = engine.process(batch, {e.user_id: stored.get(e.user_id) for e in chunk})
         stored.update(result.profiles)
+        if job:  # the rest of the worker's model-thread job: pack profiles, encode lists
+            packed = {u: p.to_bytes() for u, p in result.profiles.items()}
+            now = time.time()
+            lists = [(rec, encode(rec, now)) for rec in result.lists]
     return n / (time.perf_counter() - t0)
 once()  # warm-up (first texts encoded, caches filled)
 print(json.dumps({"events_per_s": once()}))
@@ -94,6 +108,14 @@ def _run(tree: Path, args: list[str]) -> float:
     help="gc.freeze() after startup in each run: a full collection then scans only the run's own "
     "objects, so where one lands in the timed pass matters less.",
 )
+@click.option(
+    "--worker-job/--engine-only",
+    default=False,
+    show_default=True,
+    help="Time the worker's whole model-thread job per micro-batch: Engine.process, then every "
+    "changed profile packed (to_bytes) and every list encoded as JSON bytes, as each tree's "
+    "worker does it.",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 def main(
     trees: tuple[str, ...],
@@ -103,12 +125,13 @@ def main(
     items: int,
     repeats: int,
     gc_freeze: bool,
+    worker_job: bool,
     out: Path | None,
 ) -> None:
     named = [t.split("=", 1) for t in trees]
     if any(len(t) != 2 for t in named):
         raise click.UsageError("--tree takes NAME=PATH")
-    args = [str(a) for a in (batch, events, users, items, int(gc_freeze))]
+    args = [str(a) for a in (batch, events, users, items, int(gc_freeze), int(worker_job))]
     runs: dict[str, list[float]] = {name: [] for name, _ in named}
     loads = []
     for r in range(repeats):
@@ -133,6 +156,7 @@ def main(
         "items": items,
         "torch_threads": 1,
         "gc_freeze": gc_freeze,
+        "timed": "Engine.process + to_bytes + list JSON" if worker_job else "Engine.process",
         "cpus": os.cpu_count(),
         "load_average_1m_per_run": loads,
         "events_per_s": summary,
