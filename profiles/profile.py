@@ -31,6 +31,12 @@ from streams.messages.records import ACTIONS
 MAGIC: Final = b"DRP\x02"
 MAGIC_V1: Final = b"DRP\x01"
 DEFAULT_WINDOW: Final = 20
+_ACTION_INDEX: Final = {a: i for i, a in enumerate(ACTIONS)}
+
+
+def _action_index(action: str) -> int:
+    ix = _ACTION_INDEX.get(action)
+    return ACTIONS.index(action) if ix is None else ix  # an unknown one: ValueError, as before
 
 
 class RecentEvent(NamedTuple):
@@ -231,13 +237,17 @@ class UserProfile:
             w.text(source)
             w.i64(offset)
         w.u32(len(self.recent))
-        for e in self.recent:
-            w.text(e.event_id)
-            # One byte: action index, high bit set when an item id follows.
-            w.u8(ACTIONS.index(e.action) | (0x80 if e.item_id is not None else 0))
-            if e.item_id is not None:
-                w.text(e.item_id)
-            w.f64(e.ts)
+        # Per event: its id, one byte (action index, high bit set when an item id follows), the
+        # item id, the time.
+        w.tagged_rows(
+            (
+                e.event_id,
+                _action_index(e.action) | (0x80 if e.item_id is not None else 0),
+                e.item_id,
+                e.ts,
+            )
+            for e in self.recent
+        )
         f = self.consumed_filter
         w.u8(f is not None)
         if f is not None:
@@ -264,10 +274,8 @@ class UserProfile:
         p.published = r.half_array()
         p.drift = DriftState.read(r, p.config)
         p.offsets = {r.text(): r.i64() for _ in range(r.u32())}
-        for _ in range(r.u32()):
-            event_id, flags = r.text(), r.u8()
-            item_id = r.text() if flags & 0x80 else None
-            action_ix, ts = flags & 0x7F, r.f64()
+        for event_id, flags, item_id, ts in r.tagged_rows(r.u32(), 0x80):
+            action_ix = flags & 0x7F
             if action_ix >= len(ACTIONS):
                 raise ProfileError(f"profile of {user_id!r} has unknown action index {action_ix}")
             p.recent.append(RecentEvent(event_id, item_id, ACTIONS[action_ix], ts))

@@ -15,11 +15,14 @@ import numpy as np
 import pytest
 
 from profiles.engine import RecList
+from profiles.errors import ProfileError
 from profiles.listjson import list_json_bytes
+from profiles.packing import Reader, Writer
 from profiles.profile import Applied, RecentEvent, UserProfile
 from profiles.retrieval import Because, ItemIndex, Query, Scored, dot_scores, items_from
 from profiles.rows import stack_rows
 from streams.messages.codec import encode_json
+from streams.messages.records import ACTIONS
 
 #: Texts that JSON escapes (quotes, backslash, controls) or keeps as they are (non-ASCII).
 TEXTS = ["i1", 'say "hi"', "back\\slash", "tab\there\nnew", "\x00\x1f", "café", "日本", "🙂", ""]
@@ -166,3 +169,70 @@ def test_profile_apply_and_batched_rounding_equal_the_plain_path() -> None:
     interests[:] = 0  # the profile copied what it was given
     rounded[:] = 0
     assert fast.to_bytes() == plain.to_bytes()
+
+
+def _rows(rng: random.Random, n: int) -> list[tuple[str, int, str | None, float]]:
+    out: list[tuple[str, int, str | None, float]] = []
+    for _ in range(n):
+        second = rng.choice([None, _text(rng)])
+        tag = rng.randrange(0x80) | (0x80 if second is not None else 0)
+        out.append((_text(rng), tag, second, rng.choice([0.0, 1.8e9 + rng.random(), -1.5])))
+    return out
+
+
+def _field_by_field(rows: list[tuple[str, int, str | None, float]]) -> bytes:
+    w = Writer()
+    for first, tag, second, number in rows:
+        w.text(first)
+        w.u8(tag)
+        if second is not None:
+            w.text(second)
+        w.f64(number)
+    return w.getvalue()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tagged_rows_write_and_read_what_field_by_field_does(seed: int) -> None:
+    rows = _rows(random.Random(seed), 25)
+    w = Writer()
+    w.tagged_rows(rows)
+    raw = w.getvalue()
+    assert raw == _field_by_field(rows)
+    r = Reader(raw + b"\x07")
+    assert r.tagged_rows(len(rows), 0x80) == rows
+    assert r.u8() == 7  # the reader stopped right after the rows
+    r.done()
+
+
+def test_tagged_rows_reader_refuses_what_field_by_field_refuses() -> None:
+    rows = _rows(random.Random(9), 6)
+    raw = _field_by_field(rows)
+    for cut in range(len(raw)):  # every truncation
+        with pytest.raises(ProfileError, match="truncated profile"):
+            Reader(raw[:cut]).tagged_rows(len(rows), 0x80)
+    bad = Writer()
+    bad.blob(b"\xff\xfe")  # a length-prefixed string that is not UTF-8
+    bad.u8(0)
+    bad.f64(1.0)
+    with pytest.raises(ProfileError, match="not UTF-8"):
+        Reader(bad.getvalue()).tagged_rows(1, 0x80)
+    with pytest.raises(ProfileError, match="does not fit"):
+        Writer().tagged_rows([("x" * 70_000, 0, None, 0.0)])
+
+
+def test_profile_bytes_equal_the_field_by_field_window() -> None:
+    rng = np.random.default_rng(2)
+    p = UserProfile("ü", "m", np.zeros(6, np.float32), 4, window=8)
+    for n in range(11):
+        item = f"i{n}é" if n % 3 else None
+        event = RecentEvent(f"e{n}", item, ["view", "click", "search"][n % 3], 1e9 + n / 3)
+        vec = rng.standard_normal(4).astype(np.float32)
+        p.apply(event, "ev:0", n, np.zeros(6, np.float32), vec, vec, 0.1)
+    raw = p.to_bytes()
+    window = [
+        (e.event_id, ACTIONS.index(e.action) | (0x80 if e.item_id else 0), e.item_id, e.ts)
+        for e in p.recent
+    ]
+    assert _field_by_field(window) in raw  # the window section, as written field by field
+    back = UserProfile.from_bytes(raw)
+    assert list(back.recent) == list(p.recent) and back.to_bytes() == raw
