@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,8 +24,9 @@ class ItemEmbedding:
     vec: F32  # (D,) item-tower vector in the interest space, used for retrieval
 
 
-@dataclass(frozen=True)
-class StepEvent:
+class StepEvent(NamedTuple):
+    """One event as the model steps it (a named tuple: the engine builds one per event)."""
+
     action: str  # one of streams.messages.records.ACTIONS
     gap_s: float  # seconds since this user's previous applied event (0.0 for the first)
     item: ItemEmbedding | None  # None for item-less events (a search with only text)

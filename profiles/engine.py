@@ -17,23 +17,29 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from profiles.consumed import DEFAULT_FILTER_BYTES, ExcludePolicy
 from profiles.contracts import InterestModel, ItemEmbedding, StepEvent
+from profiles.listjson import list_json_bytes
 from profiles.policy import PolicyConfig, Trigger, cosine_drift, decide
-from profiles.profile import Applied, RecentEvent, UserProfile
+from profiles.profile import RecentEvent, UserProfile
 from profiles.retrieval import ItemIndex, Query, Scored, repeat_boost
+from profiles.rows import stack_rows
 from streams.messages.records import BehaviourEvent
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One decoded event with where it came from; ``ref`` is the caller's handle (batch index)."""
+class Incoming(NamedTuple):
+    """One decoded event with where it came from; ``ref`` is the caller's handle (batch index).
+
+    Named tuples here and for :class:`RecList` (and ``Scored``, ``Query``, ``StepEvent``): one
+    of each is built per event or per list, and a frozen dataclass costs about twice as much to
+    build.
+    """
 
     event: BehaviourEvent
     source: str  # "topic:partition"
@@ -41,8 +47,7 @@ class Incoming:
     ref: int
 
 
-@dataclass(frozen=True)
-class RecList:
+class RecList(NamedTuple):
     """One list to publish (or answer on request)."""
 
     user_id: str
@@ -65,6 +70,11 @@ class RecList:
             "event_ts": self.event_ts,
             "published_ts": published_ts,
         }
+
+    def to_json_bytes(self, published_ts: float) -> bytes:
+        """``encode_json(self.to_json(published_ts))``: the bytes the worker publishes, written
+        directly (:mod:`profiles.listjson`)."""
+        return list_json_bytes(self, published_ts)
 
 
 @dataclass
@@ -197,17 +207,12 @@ class Engine:
             t0 = time.perf_counter()
             lists = self.index.top_k([p[4] for p in pending], self.top_k, score=self.model.score)
             result.retrieval_seconds = time.perf_counter() - t0
+            version = self.model.version
             for (profile, inc, trigger, drift, _), items in zip(pending, lists, strict=True):
+                e = inc.event
                 result.lists.append(
                     RecList(
-                        user_id=profile.user_id,
-                        items=items,
-                        trigger=trigger,
-                        drift=drift,
-                        model_version=self.model.version,
-                        event_id=inc.event.event_id,
-                        event_ts=inc.event.ts,
-                        ref=inc.ref,
+                        profile.user_id, items, trigger, drift, version, e.event_id, e.ts, inc.ref
                     )
                 )
         return result
@@ -244,7 +249,7 @@ class Engine:
                 e = inc.event
                 item = None if e.item_id is None else self.index.payload(e.item_id)
                 gap = 0.0 if prev is None else max(0.0, e.ts - prev)
-                steps.append(StepEvent(action=e.action, gap_s=gap, item=item, text=e.text))
+                steps.append(StepEvent(e.action, gap, item, e.text))
                 prev = e.ts
             seqs.append(steps)
         lengths = [len(incs) for _, incs in users]
@@ -252,9 +257,9 @@ class Engine:
         depth = max(lengths)
         rounds = [np.array([u for u, n in enumerate(lengths) if n > r]) for r in range(depth)]
         t0 = time.perf_counter()
-        states = np.stack([p.state for p, _ in users])  # (U, S)
+        states = stack_rows([p.state for p, _ in users])  # (U, S)
         new_states, h = self.model.step_sequences(states, seqs)  # (U, S), (E, D)
-        long = np.stack([p.long_term for p, _ in users])  # (U, D), running
+        long = stack_rows([p.long_term for p, _ in users])  # (U, D), running
         count = np.array([p.events_applied for p, _ in users], dtype=np.int64)  # (U,)
         long_all = np.empty_like(h)  # (E, D): long-term interest after each event
         for r, rows in enumerate(rounds):
@@ -268,40 +273,41 @@ class Engine:
             interest = self.model.served_interest(h, long_all)  # (E, D)
         result.step_seconds.append(time.perf_counter() - t0)
         bonus = self.model.repeat_bonus()  # fixed while the batch runs: asked once
+        # Every event's interest as mark_published stores it (float16 and back), cast once.
+        rounded = interest.astype(np.float16).astype(np.float32)  # (E, D)
+        policy = self.policy
         out = []
         for r, rows in enumerate(rounds):
-            idx = start[rows] + r
-            round_ = [users[u] for u in rows]
-            published = np.stack(
+            idx = (start[rows] + r).tolist()
+            us = rows.tolist()
+            round_ = [users[u] for u in us]
+            published = stack_rows(
                 [
                     interest[i] if p.published is None else p.published
                     for i, (p, _) in zip(idx, round_, strict=True)
                 ]
             )  # (B, D); no list yet: drift 0
-            drift = cosine_drift(interest[idx], published)  # (B,)
-            for b, (u, i) in enumerate(zip(rows, idx, strict=True)):
-                profile, incs = users[u]
+            drift = cosine_drift(interest[idx], published).tolist()  # (B,)
+            for u, (profile, incs), i, d in zip(us, round_, idx, drift, strict=True):
                 inc = incs[r]
                 e = inc.event
                 had_list = profile.published is not None
-                profile.update(
-                    Applied(
-                        event=RecentEvent(e.event_id, e.item_id, e.action, e.ts),
-                        source=inc.source,
-                        offset=inc.offset,
-                        # The state after the user's last event of the batch: the states in
-                        # between are never read (the profile keeps the last one).
-                        state=new_states[u],
-                        long_term=long_all[i],
-                        interest=interest[i],
-                        drift=float(drift[b]),
-                    )
+                profile.apply(
+                    RecentEvent(e.event_id, e.item_id, e.action, e.ts),
+                    inc.source,
+                    inc.offset,
+                    # The state after the user's last event of the batch: the states in
+                    # between are never read (the profile keeps the last one).
+                    new_states[u],
+                    long_all[i],
+                    interest[i],
+                    d,
                 )
                 result.applied += 1
                 if had_list:
-                    result.drifts.append(float(drift[b]))
+                    result.drifts.append(d)
                 trigger = decide(
-                    self.policy,
+                    policy,
                     has_list=had_list,
                     streak=profile.drift.streak,
                     events_since_list=profile.events_since_list,
@@ -309,10 +315,8 @@ class Engine:
                     list_ts=profile.list_ts,
                 )
                 if trigger is not None:
-                    out.append(
-                        (profile, inc, trigger, float(drift[b]), self._query(profile, bonus))
-                    )
-                    profile.mark_published(e.ts)
+                    out.append((profile, inc, trigger, d, self._query(profile, bonus)))
+                    profile.mark_published(e.ts, rounded[i])
         return out
 
     def _windows(
@@ -345,7 +349,8 @@ class Engine:
         recent = tuple(
             (e.event_id, e.item_id, e.action) for e in profile.recent if e.item_id is not None
         )
-        exclude = frozenset() if self.exclude == "none" else frozenset(profile.consumed())
+        # The recent window's items (= profile.consumed()), read off ``recent``.
+        exclude = frozenset() if self.exclude == "none" else frozenset([r[1] for r in recent])
         maybe = profile.consumed_filter if self.exclude == "consumed" else None
         newest_first = [e.item_id for e in reversed(profile.recent)]
         boost = repeat_boost(newest_first, bonus)

@@ -8,6 +8,7 @@ about 2 KiB instead of ~10 KiB, and decoding is a few memcpy's.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -75,6 +76,29 @@ class Writer:
             self.u32(flat.size)
             self._parts.append(flat.tobytes())
 
+    def tagged_rows(self, rows: Iterable[tuple[str, int, str | None, float]]) -> None:
+        """Rows of (text, tag byte, optional text, f64), each as text, u8, [text,] f64: the same
+        bytes as calling :meth:`text`, :meth:`u8`, :meth:`text` (when not None) and :meth:`f64`
+        per row, in one loop. The caller's tag says whether the optional text follows."""
+        add = self._parts.append
+        u16, u8, f64 = _U16.pack, _U8.pack, _F64.pack
+        for first, tag, second, number in rows:
+            raw = first.encode("utf-8")
+            if len(raw) > 0xFFFF:
+                raise ProfileError(f"string of {len(raw)} bytes does not fit the profile format")
+            add(u16(len(raw)))
+            add(raw)
+            add(u8(tag))
+            if second is not None:
+                raw = second.encode("utf-8")
+                if len(raw) > 0xFFFF:
+                    raise ProfileError(
+                        f"string of {len(raw)} bytes does not fit the profile format"
+                    )
+                add(u16(len(raw)))
+                add(raw)
+            add(f64(number))
+
     def getvalue(self) -> bytes:
         return b"".join(self._parts)
 
@@ -140,6 +164,44 @@ class Reader:
 
     def half_array(self) -> np.ndarray | None:
         return self._floats("<f2", 2) if self.u8() else None
+
+    def tagged_rows(self, count: int, flag: int) -> list[tuple[str, int, str | None, float]]:
+        """``count`` rows written by :meth:`Writer.tagged_rows`; the optional text is present
+        when the tag has ``flag`` set. The same checks and errors as reading them field by field
+        (truncation, UTF-8), in one loop."""
+        data, pos, end = self._data, self._pos, len(self._data)
+        u16, f64 = _U16.unpack_from, _F64.unpack_from
+        out: list[tuple[str, int, str | None, float]] = []
+        for _ in range(count):
+            texts: list[str] = []
+            tag = -1
+            while True:  # the first text, the tag, then the second text when flagged
+                if pos + 2 > end:
+                    raise ProfileError(f"truncated profile: wanted 2 bytes at offset {pos}")
+                (n,) = u16(data, pos)
+                pos += 2
+                if pos + n > end:
+                    raise ProfileError(f"truncated profile: wanted {n} bytes at offset {pos}")
+                try:
+                    texts.append(data[pos : pos + n].decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise ProfileError(f"profile string at offset {pos} is not UTF-8") from exc
+                pos += n
+                if tag >= 0:
+                    break
+                if pos + 1 > end:
+                    raise ProfileError(f"truncated profile: wanted 1 bytes at offset {pos}")
+                tag = data[pos]
+                pos += 1
+                if not tag & flag:
+                    break
+            if pos + 8 > end:
+                raise ProfileError(f"truncated profile: wanted 8 bytes at offset {pos}")
+            (number,) = f64(data, pos)
+            pos += 8
+            out.append((texts[0], tag, texts[1] if len(texts) > 1 else None, float(number)))
+        self._pos = pos
+        return out
 
     def done(self) -> None:
         if self._pos != len(self._data):

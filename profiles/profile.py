@@ -31,6 +31,12 @@ from streams.messages.records import ACTIONS
 MAGIC: Final = b"DRP\x02"
 MAGIC_V1: Final = b"DRP\x01"
 DEFAULT_WINDOW: Final = 20
+_ACTION_INDEX: Final = {a: i for i, a in enumerate(ACTIONS)}
+
+
+def _action_index(action: str) -> int:
+    ix = _ACTION_INDEX.get(action)
+    return ACTIONS.index(action) if ix is None else ix  # an unknown one: ValueError, as before
 
 
 class RecentEvent(NamedTuple):
@@ -112,21 +118,36 @@ class UserProfile:
 
     def update(self, applied: Applied) -> Self:
         """Fold one applied event in (drift statistics included)."""
-        self.state = np.asarray(applied.state, dtype=np.float32).copy()
-        self.long_term = np.asarray(applied.long_term, dtype=np.float32).copy()
-        self.interest = np.asarray(applied.interest, dtype=np.float32).copy()
+        a = applied
+        return self.apply(a.event, a.source, a.offset, a.state, a.long_term, a.interest, a.drift)
+
+    def apply(
+        self,
+        event: RecentEvent,
+        source: str,
+        offset: int,
+        state: np.ndarray,
+        long_term: np.ndarray,
+        interest: np.ndarray,
+        drift: float,
+    ) -> Self:
+        """:meth:`update` with the fields of an :class:`Applied` as arguments (the engine's
+        per-event path, which need not build one per event). The arrays are copied."""
+        self.state = np.array(state, dtype=np.float32)
+        self.long_term = np.array(long_term, dtype=np.float32)
+        self.interest = np.array(interest, dtype=np.float32)
         self.events_applied += 1
         self.events_since_list += 1
-        self.last_event_id = applied.event.event_id
-        self.last_ts = applied.event.ts
-        self.offsets[applied.source] = applied.offset
+        self.last_event_id = event.event_id
+        self.last_ts = event.ts
+        self.offsets[source] = offset
         if self.consumed_filter is not None and len(self.recent) == self.recent.maxlen:
             leaving = self.recent[0].item_id
             if leaving is not None:
                 self.consumed_filter.add(leaving)
-        self.recent.append(applied.event)
+        self.recent.append(event)
         if self.published is not None:
-            self.drift.update(applied.drift)
+            self.drift.update(drift)
         return self
 
     # --- questions the engine asks ---------------------------------------------------------
@@ -150,13 +171,18 @@ class UserProfile:
         if self.consumed_filter is None:
             self.consumed_filter = ConsumedFilter(nbytes)
 
-    def mark_published(self, ts: float) -> None:
+    def mark_published(self, ts: float, rounded: np.ndarray | None = None) -> None:
         """The current interest produced a list at event time ``ts``.
 
         It is kept in float16 (drift needs ~3 digits; it saves 128 bytes per profile), rounded
-        here already so that a profile in memory equals its decoded copy.
+        here already so that a profile in memory equals its decoded copy. ``rounded``: the
+        current interest already rounded so (float16 and back to float32), e.g. by the engine
+        for a whole batch at once; it is copied.
         """
-        self.published = self.interest.astype(np.float16).astype(np.float32)
+        if rounded is None:
+            self.published = self.interest.astype(np.float16).astype(np.float32)
+        else:
+            self.published = np.array(rounded, dtype=np.float32)
         self.list_ts = ts
         self.events_since_list = 0
         self.lists_published += 1
@@ -211,13 +237,17 @@ class UserProfile:
             w.text(source)
             w.i64(offset)
         w.u32(len(self.recent))
-        for e in self.recent:
-            w.text(e.event_id)
-            # One byte: action index, high bit set when an item id follows.
-            w.u8(ACTIONS.index(e.action) | (0x80 if e.item_id is not None else 0))
-            if e.item_id is not None:
-                w.text(e.item_id)
-            w.f64(e.ts)
+        # Per event: its id, one byte (action index, high bit set when an item id follows), the
+        # item id, the time.
+        w.tagged_rows(
+            (
+                e.event_id,
+                _action_index(e.action) | (0x80 if e.item_id is not None else 0),
+                e.item_id,
+                e.ts,
+            )
+            for e in self.recent
+        )
         f = self.consumed_filter
         w.u8(f is not None)
         if f is not None:
@@ -244,10 +274,8 @@ class UserProfile:
         p.published = r.half_array()
         p.drift = DriftState.read(r, p.config)
         p.offsets = {r.text(): r.i64() for _ in range(r.u32())}
-        for _ in range(r.u32()):
-            event_id, flags = r.text(), r.u8()
-            item_id = r.text() if flags & 0x80 else None
-            action_ix, ts = flags & 0x7F, r.f64()
+        for event_id, flags, item_id, ts in r.tagged_rows(r.u32(), 0x80):
+            action_ix = flags & 0x7F
             if action_ix >= len(ACTIONS):
                 raise ProfileError(f"profile of {user_id!r} has unknown action index {action_ix}")
             p.recent.append(RecentEvent(event_id, item_id, ACTIONS[action_ix], ts))

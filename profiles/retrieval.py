@@ -14,15 +14,21 @@ O(K + false positives + consumed items among the best), not O(N).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from operator import itemgetter
+from types import MappingProxyType
+from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 
 from profiles.cooc import CoocBlend, blend_row
+from profiles.rows import stack_rows
 
 P = TypeVar("P")
+#: What a named tuple's generated ``__new__`` calls: ``_new(Scored, (item_id, score, because))``
+#: builds a ``Scored`` without that extra Python frame (retrieval builds K per list).
+_new = tuple.__new__
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -31,9 +37,9 @@ def dot_scores(users: np.ndarray, items: np.ndarray) -> np.ndarray:
     return np.asarray(users @ items.T, dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class Because:
-    """The recent behaviour a listed item is closest to."""
+class Because(NamedTuple):
+    """The recent behaviour a listed item is closest to (a named tuple: cheap to build, and
+    retrieval builds one per recent event picked)."""
 
     event_id: str
     item_id: str
@@ -43,9 +49,9 @@ class Because:
         return {"event_id": self.event_id, "item_id": self.item_id, "action": self.action}
 
 
-@dataclass(frozen=True)
-class Scored:
-    """One listed item."""
+class Scored(NamedTuple):
+    """One listed item (a named tuple: retrieval builds K of them per list, and a frozen
+    dataclass costs about twice as much to build)."""
 
     item_id: str
     score: float
@@ -59,9 +65,9 @@ class Scored:
         }
 
 
-@dataclass(frozen=True)
-class Query:
-    """One retrieval request: an interest, items to leave out, and recent events for ``because``."""
+class Query(NamedTuple):
+    """One retrieval request: an interest, items to leave out, and recent events for ``because``
+    (a named tuple: the engine builds one per list)."""
 
     interest: np.ndarray  # (D,)
     exclude: frozenset[str]
@@ -69,7 +75,7 @@ class Query:
     #: Items probably to leave out too (membership only, e.g. a Bloom filter); None = none.
     maybe_exclude: Container[str] | None = None
     #: Added to these items' scores before ranking (e.g. the model's repeat bonus).
-    boost: Mapping[str, float] = field(default_factory=dict)
+    boost: Mapping[str, float] = MappingProxyType({})
     #: Co-occurrence scores of the user's recent items and their weight; None = model alone.
     cooc: CoocBlend | None = None
 
@@ -179,37 +185,60 @@ class ItemIndex(Generic[P]):
         n = len(self._ids)
         if not queries or n == 0 or k < 1:
             return [[] for _ in queries]
-        users = np.stack([q.interest for q in queries]).astype(np.float32)  # (B, D)
+        users = stack_rows([q.interest for q in queries]).astype(np.float32)  # (B, D)
         scores = np.array(score(users, self.matrix), dtype=np.float32)  # (B, N)
+        row_of = self._row
+        # Excluded cells of every query, set to -inf in one assignment after the adjustments
+        # (each row's adjustment reads that row only).
+        ex_q: list[int] = []
+        ex_rows: list[int] = []
         for b, q in enumerate(queries):
             if q.boost or q.cooc is not None:
-                scores[b] = adjust_row(scores[b], q.boost, q.cooc, self._row)
-            rows = [self._row[i] for i in q.exclude if i in self._row]
-            scores[b, rows] = -np.inf
+                scores[b] = adjust_row(scores[b], q.boost, q.cooc, row_of)
+            rows = [row_of[i] for i in q.exclude if i in row_of]
+            ex_q.extend([b] * len(rows))
+            ex_rows.extend(rows)
+        if ex_rows:
+            scores[ex_q, ex_rows] = -np.inf
         kk = min(k, n)
         part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]  # (B, kk) unordered
+        # The candidates' scores of all queries in one gather and one conversion to Python.
+        vals = np.take_along_axis(scores, part, axis=1)  # (B, kk)
+        finite: list[bool] = np.logical_and.reduce(np.isfinite(vals), axis=1).tolist()  # (B,)
+        vals_l: list[list[float]] = vals.tolist()
+        part_l: list[list[int]] = part.tolist()
         listed = [
-            self._ranked(scores[b], part[b])
+            self._ordered(vals_l[b], part_l[b], finite[b])
             if q.maybe_exclude is None
             else self._ranked_filtered(scores[b], k, q.maybe_exclude)
             for b, q in enumerate(queries)
         ]
         return self._explain(listed, queries)
 
-    def _ranked(self, row: np.ndarray, rows: np.ndarray) -> list[tuple[float, str]]:
-        """(score, id) of ``rows`` with finite scores, best first, ties broken by item id (equal
-        inputs give identical lists)."""
-        ix = np.asarray(rows, dtype=np.int64)
-        vals = row[ix]
-        ok = np.isfinite(vals)
+    def _ordered(
+        self, vals: list[float], rows: list[int], all_finite: bool = False
+    ) -> list[tuple[float, str, int]]:
+        """(score, id, row) of ``rows`` (scores ``vals``) with finite scores, best first, ties
+        broken by item id (equal inputs give identical lists)."""
         ids = self._ids
-        cand = [(v, ids[r]) for v, r in zip(vals[ok].tolist(), ix[ok].tolist(), strict=True)]
-        cand.sort(key=lambda t: (-t[0], t[1]))
+        if all_finite:
+            cand = [(v, ids[r], r) for v, r in zip(vals, rows, strict=True)]
+        else:
+            cand = [(v, ids[r], r) for v, r in zip(vals, rows, strict=True) if math.isfinite(v)]
+        # Two stable sorts (id ascending, then score descending) give the order of the key
+        # (-score, id) without building a key tuple per candidate.
+        cand.sort(key=itemgetter(1))
+        cand.sort(key=itemgetter(0), reverse=True)
         return cand
+
+    def _ranked(self, row: np.ndarray, rows: np.ndarray) -> list[tuple[float, str, int]]:
+        """:meth:`_ordered` of ``rows`` of one query's score ``row``."""
+        ix = np.asarray(rows, dtype=np.int64)
+        return self._ordered(row[ix].tolist(), ix.tolist())
 
     def _ranked_filtered(
         self, row: np.ndarray, k: int, maybe: Container[str]
-    ) -> list[tuple[float, str]]:
+    ) -> list[tuple[float, str, int]]:
         """The top ``k`` of ``row`` whose ids are not in ``maybe``: candidates are taken in score
         order, twice as many each round, until k survive or the row is exhausted."""
         n = len(self._ids)
@@ -225,7 +254,7 @@ class ItemIndex(Generic[P]):
             take = min(n, 4 * take)
 
     def _explain(
-        self, lists: list[list[tuple[float, str]]], queries: Sequence[Query]
+        self, lists: list[list[tuple[float, str, int]]], queries: Sequence[Query]
     ) -> list[list[Scored]]:
         """Each listed item with the recent event whose item is closest (cosine), for all queries
         at once: (Q, K, D) listed rows against (Q, W, D) recent rows in one product."""
@@ -236,10 +265,10 @@ class ItemIndex(Generic[P]):
         needed = set(need)
         for b, listed in enumerate(lists):
             if b not in needed:  # the others are built once, with their ``because``, below
-                out[b] = [Scored(i, s, None) for s, i in listed]
+                out[b] = [_new(Scored, (i, s, None)) for s, i, _ in listed]
         if not need:
             return out
-        lst_rows = [[row_of[i] for _, i in lists[b]] for b in need]
+        lst_rows = [[t[2] for t in lists[b]] for b in need]
         rec_rows = [[row_of[r[1]] for r in recents[b]] for b in need]
         k = max(map(len, lst_rows))
         w = max(map(len, rec_rows))
@@ -260,7 +289,10 @@ class ItemIndex(Generic[P]):
             picks = best[j][: len(listed)]
             # One Because per recent event, shared by the items it explains.
             because = {wi: Because(*recent[wi]) for wi in set(picks)}
-            out[b] = [Scored(i, s, because[wi]) for (s, i), wi in zip(listed, picks, strict=True)]
+            out[b] = [
+                _new(Scored, (i, s, because[wi]))
+                for (s, i, _), wi in zip(listed, picks, strict=True)
+            ]
         return out
 
 

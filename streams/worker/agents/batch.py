@@ -18,7 +18,7 @@ from profiles.engine import BatchResult, Incoming, RecList, Recommender
 from profiles.errors import ProfileError
 from profiles.profile import UserProfile
 from streams.faustcompat.eventctx import as_current
-from streams.messages.codec import dead_letter, decode_event, encode_json
+from streams.messages.codec import dead_letter, decode_event
 from streams.messages.records import RecordError
 from streams.settings import Settings
 from streams.worker.agents.guard import (
@@ -140,7 +140,8 @@ class EventsBatch:
             result = engine.process(incoming, given)
             packed = {user: p.to_bytes() for user, p in result.profiles.items()}
             now = clock()
-            lists = [(rec, encode_json(rec.to_json(published_ts=now))) for rec in result.lists]
+            # = encode_json(rec.to_json(published_ts=now)), written directly (profiles.listjson)
+            lists = [(rec, rec.to_json_bytes(now)) for rec in result.lists]
             return Computed(result, packed, lists)
 
         return await self.backoff.retry(lambda: self.runtime.run(job), "process")
