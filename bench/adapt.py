@@ -48,6 +48,8 @@ POLICY_FIELDS = (
     "drift_k",
     "drift_alpha",
     "drift_confirm",
+    "drift_direction",
+    "drift_refresh_keeps_streak",
     "refresh_events",
     "refresh_seconds",
 )

@@ -312,7 +312,7 @@ class Engine:
                     out.append(
                         (profile, inc, trigger, float(drift[b]), self._query(profile, bonus))
                     )
-                    profile.mark_published(e.ts)
+                    profile.mark_published(e.ts, trigger)
         return out
 
     def _windows(

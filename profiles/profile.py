@@ -25,7 +25,7 @@ import numpy as np
 from profiles.consumed import ConsumedFilter
 from profiles.errors import ProfileError
 from profiles.packing import Reader, Writer
-from profiles.policy import DriftState, PolicyConfig
+from profiles.policy import DriftState, PolicyConfig, Trigger, went_on
 from streams.messages.records import ACTIONS
 
 MAGIC: Final = b"DRP\x02"
@@ -112,6 +112,9 @@ class UserProfile:
 
     def update(self, applied: Applied) -> Self:
         """Fold one applied event in (drift statistics included)."""
+        onward = True
+        if self.published is not None and self.drift.streak and self.config.direction:
+            onward = went_on(self.published, self.interest, applied.interest)
         self.state = np.asarray(applied.state, dtype=np.float32).copy()
         self.long_term = np.asarray(applied.long_term, dtype=np.float32).copy()
         self.interest = np.asarray(applied.interest, dtype=np.float32).copy()
@@ -126,7 +129,7 @@ class UserProfile:
                 self.consumed_filter.add(leaving)
         self.recent.append(applied.event)
         if self.published is not None:
-            self.drift.update(applied.drift)
+            self.drift.update(applied.drift, onward)
         return self
 
     # --- questions the engine asks ---------------------------------------------------------
@@ -150,16 +153,20 @@ class UserProfile:
         if self.consumed_filter is None:
             self.consumed_filter = ConsumedFilter(nbytes)
 
-    def mark_published(self, ts: float) -> None:
-        """The current interest produced a list at event time ``ts``.
+    def mark_published(self, ts: float, trigger: Trigger | None = None) -> None:
+        """The current interest produced a list at event time ``ts`` (for ``trigger``).
 
-        It is kept in float16 (drift needs ~3 digits; it saves 128 bytes per profile), rounded
-        here already so that a profile in memory equals its decoded copy.
+        With ``config.refresh_keeps_streak`` a refresh during a pending drift streak leaves the
+        drift reference and the streak as they were. The reference is kept in float16 (drift
+        needs ~3 digits; it saves 128 bytes per profile), rounded here already so that a profile
+        in memory equals its decoded copy.
         """
-        self.published = self.interest.astype(np.float16).astype(np.float32)
         self.list_ts = ts
         self.events_since_list = 0
         self.lists_published += 1
+        if trigger == "refresh" and self.drift.streak and self.config.refresh_keeps_streak:
+            return
+        self.published = self.interest.astype(np.float16).astype(np.float32)
         self.drift.published()
 
     def reset_model(self, model_version: str, state: np.ndarray, dim: int) -> None:
