@@ -50,6 +50,7 @@ POLICY_FIELDS = (
     "drift_confirm",
     "drift_direction",
     "drift_refresh_keeps_streak",
+    "drift_refresh_keeps_reference",
     "refresh_events",
     "refresh_seconds",
 )

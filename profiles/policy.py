@@ -9,7 +9,8 @@ row in the new direction are a shift. New users get a ``cold_start`` list at onc
 Everything is event-time based, so a replay makes exactly the same decisions as the live run.
 Two diagnostic options, off by default (issue 13, bench/results/adapt/README.md): ``direction``
 (a streak is confirmed only by events that go on from the pending move, :func:`went_on`) and
-``refresh_keeps_streak`` (a refresh during a pending streak keeps the streak and the reference).
+``refresh_keeps_streak`` (a refresh during a pending streak keeps the streak and the reference),
+``refresh_keeps_reference`` (a refresh never moves the reference).
 Neither stores anything new in a profile.
 """
 
@@ -51,6 +52,11 @@ class PolicyConfig:
     #: reference (the interest behind the list before it): the move under way is still judged
     #: against where it started, not against its own first step that the refresh happened to show.
     refresh_keeps_streak: bool = False
+    #: A refresh list never moves the drift reference nor ends a pending streak (implies
+    #: ``refresh_keeps_streak``): drift is measured from the last list published because the
+    #: interest moved (cold start or drift); a refresh only re-shows it after a while, it judges
+    #: nothing, so a move that starts around a refresh is still seen whole.
+    refresh_keeps_reference: bool = False
     #: Prior drift mean and std of a new user, before their own statistics exist.
     prior_mean: float = 0.1
     prior_std: float = 0.05

@@ -157,15 +157,18 @@ class UserProfile:
         """The current interest produced a list at event time ``ts`` (for ``trigger``).
 
         With ``config.refresh_keeps_streak`` a refresh during a pending drift streak leaves the
-        drift reference and the streak as they were. The reference is kept in float16 (drift
+        drift reference and the streak as they were; with ``config.refresh_keeps_reference`` any
+        refresh does. The reference is kept in float16 (drift
         needs ~3 digits; it saves 128 bytes per profile), rounded here already so that a profile
         in memory equals its decoded copy.
         """
         self.list_ts = ts
         self.events_since_list = 0
         self.lists_published += 1
-        if trigger == "refresh" and self.drift.streak and self.config.refresh_keeps_streak:
-            return
+        if trigger == "refresh" and self.published is not None:
+            c = self.config
+            if c.refresh_keeps_reference or (c.refresh_keeps_streak and self.drift.streak):
+                return
         self.published = self.interest.astype(np.float16).astype(np.float32)
         self.drift.published()
 

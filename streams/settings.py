@@ -232,6 +232,11 @@ class Settings(BaseSettings):
         description="A refresh during a pending drift streak keeps the streak and the drift "
         "reference; see PolicyConfig.refresh_keeps_streak.",
     )
+    drift_refresh_keeps_reference: bool = Field(
+        default=False,
+        description="A refresh never moves the drift reference nor ends a pending streak; see "
+        "PolicyConfig.refresh_keeps_reference.",
+    )
     refresh_events: int = Field(default=50, ge=1, description="Refresh a list after N events.")
     refresh_seconds: float = Field(
         default=3600.0, gt=0, description="Refresh a list after this much event time."
@@ -318,6 +323,7 @@ class Settings(BaseSettings):
             confirm=self.drift_confirm,
             direction=self.drift_direction,
             refresh_keeps_streak=self.drift_refresh_keeps_streak,
+            refresh_keeps_reference=self.drift_refresh_keeps_reference,
             refresh_events=self.refresh_events,
             refresh_seconds=self.refresh_seconds,
         )

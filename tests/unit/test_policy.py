@@ -159,6 +159,29 @@ def test_refresh_keeps_streak_and_reference_only_when_set_and_pending() -> None:
         assert np.allclose(p.published, b) and p.drift.streak == 0
 
 
+def test_refresh_keeps_reference_never_moves_it_but_drift_and_cold_start_do() -> None:
+    from profiles.profile import Applied, RecentEvent, UserProfile
+
+    cfg = PolicyConfig(floor=0.1, ceiling=0.1, confirm=2, refresh_keeps_reference=True)
+    p = UserProfile("u", "m", np.zeros(4, np.float32), 3, config=cfg)
+    vecs = [np.eye(3, dtype=np.float32)[k] for k in (0, 1, 2)]
+
+    def step(i: int, drift: float) -> None:
+        v = vecs[i]
+        p.update(Applied(RecentEvent(f"e{i}", None, "view", 1e9 + i), "events:0", i,
+                         np.zeros(4, np.float32), v, v, drift))  # fmt: skip
+
+    step(0, 0.0)
+    p.mark_published(1e9, "cold_start")
+    step(1, 0.0)  # under the threshold: nothing pending
+    p.mark_published(1e9 + 1, "refresh")
+    assert p.published is not None and np.allclose(p.published, vecs[0])
+    assert p.lists_published == 2 and p.events_since_list == 0
+    step(2, 1.0)
+    p.mark_published(1e9 + 2, "drift")
+    assert np.allclose(p.published, vecs[2]) and p.drift.streak == 0
+
+
 def test_profile_update_reads_the_direction_from_the_interests() -> None:
     from profiles.profile import Applied, RecentEvent, UserProfile
 
