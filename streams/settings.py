@@ -224,8 +224,8 @@ class Settings(BaseSettings):
     )
     drift_direction: bool = Field(
         default=False,
-        description="Confirm a drift streak only by events that go on from the previous one "
-        "(nearer its interest than the published one); see PolicyConfig.direction.",
+        description="Confirm a drift streak only by events that go on from the pending move "
+        "rather than back toward the published interest; see PolicyConfig.direction.",
     )
     drift_refresh_keeps_streak: bool = Field(
         default=False,
