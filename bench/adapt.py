@@ -48,6 +48,9 @@ POLICY_FIELDS = (
     "drift_k",
     "drift_alpha",
     "drift_confirm",
+    "drift_direction",
+    "drift_refresh_keeps_streak",
+    "drift_refresh_keeps_reference",
     "refresh_events",
     "refresh_seconds",
 )

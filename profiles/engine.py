@@ -316,7 +316,7 @@ class Engine:
                 )
                 if trigger is not None:
                     out.append((profile, inc, trigger, d, self._query(profile, bonus)))
-                    profile.mark_published(e.ts, rounded[i])
+                    profile.mark_published(e.ts, rounded[i], trigger=trigger)
         return out
 
     def _windows(

@@ -7,6 +7,11 @@ drift list needs ``confirm`` consecutive events at or above it: one stray click 
 row in the new direction are a shift. New users get a ``cold_start`` list at once; a list gets a
 ``refresh`` after ``refresh_events`` events or ``refresh_seconds`` of event time without one.
 Everything is event-time based, so a replay makes exactly the same decisions as the live run.
+Two diagnostic options, off by default (issue 13, bench/results/adapt/README.md): ``direction``
+(a streak is confirmed only by events that go on from the pending move, :func:`went_on`) and
+``refresh_keeps_streak`` (a refresh during a pending streak keeps the streak and the reference),
+``refresh_keeps_reference`` (a refresh never moves the reference).
+Neither stores anything new in a profile.
 """
 
 from __future__ import annotations
@@ -37,6 +42,21 @@ class PolicyConfig:
     alpha: float = 0.1
     #: Consecutive events at or above the threshold before a drift list (1 = publish at once).
     confirm: int = 2
+    #: Confirmation by direction: an event continues a pending streak only when it goes on from
+    #: the event before it rather than back toward the published interest (:func:`went_on`:
+    #: at least halfway along the pending move, on the unit sphere); otherwise the pending
+    #: streak ends there (a noise click and the return from it are two events over the threshold,
+    #: but not one move) and the event is judged on its own, as a possible new streak's first.
+    direction: bool = False
+    #: A refresh list published while a drift streak is pending keeps the streak and the drift
+    #: reference (the interest behind the list before it): the move under way is still judged
+    #: against where it started, not against its own first step that the refresh happened to show.
+    refresh_keeps_streak: bool = False
+    #: A refresh list never moves the drift reference nor ends a pending streak (implies
+    #: ``refresh_keeps_streak``): drift is measured from the last list published because the
+    #: interest moved (cold start or drift); a refresh only re-shows it after a while, it judges
+    #: nothing, so a move that starts around a refresh is still seen whole.
+    refresh_keeps_reference: bool = False
     #: Prior drift mean and std of a new user, before their own statistics exist.
     prior_mean: float = 0.1
     prior_std: float = 0.05
@@ -65,6 +85,28 @@ def cosine_drift(current: np.ndarray, published: np.ndarray) -> np.ndarray:
     den = np.linalg.norm(current, axis=-1) * np.linalg.norm(published, axis=-1)  # (B,)
     cos = np.where(den > 0, num / np.maximum(den, 1e-12), 0.0)
     return np.clip(1.0 - cos, 0.0, 2.0).astype(np.float32)
+
+
+def went_on(published: np.ndarray, previous: np.ndarray, current: np.ndarray) -> bool:
+    """Did ``current`` go on from ``previous`` rather than back toward ``published``? All (D,).
+
+    On the unit sphere (drift is a cosine), ``current`` projected on the line from ``published``
+    to ``previous`` lies at least halfway along it: nearer the pending interest than the published
+    one, in the direction of the pending move (steps across it, which a switch makes as much as
+    a return from a noise click, do not count).
+    """
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float64)
+        n = float(np.linalg.norm(v))
+        return v / n if n > 0 else v
+
+    a, p, c = unit(published), unit(previous), unit(current)
+    move = p - a
+    length2 = float(move @ move)
+    if length2 == 0.0:
+        return True
+    return float((c - a) @ move) >= 0.5 * length2
 
 
 @dataclass
@@ -96,9 +138,17 @@ class DriftState:
         c = self.config
         return float(min(max(self.mean + c.k * math.sqrt(self.var), c.floor), c.ceiling))
 
-    def update(self, drift: float) -> Self:
+    def update(self, drift: float, onward: bool = True) -> Self:
+        """Fold in one event's drift; ``onward``: the event went on from the previous one rather
+        than back toward the published interest (only read with ``config.direction``)."""
         threshold = self.get()
         if drift >= threshold:
+            if self.streak and self.config.direction and not onward:
+                # The pending move is being undone: it ends, and this event (a way back, not a
+                # move of its own) is folded in like the pending ones, winsorised at the threshold.
+                self._settle()
+                self._fold(min(drift, self.get()))
+                return self
             self.streak += 1  # pending: folded in when the streak ends
             return self
         self._settle()

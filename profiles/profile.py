@@ -25,7 +25,7 @@ import numpy as np
 from profiles.consumed import ConsumedFilter
 from profiles.errors import ProfileError
 from profiles.packing import Reader, Writer
-from profiles.policy import DriftState, PolicyConfig
+from profiles.policy import DriftState, PolicyConfig, Trigger, went_on
 from streams.messages.records import ACTIONS
 
 MAGIC: Final = b"DRP\x02"
@@ -133,6 +133,9 @@ class UserProfile:
     ) -> Self:
         """:meth:`update` with the fields of an :class:`Applied` as arguments (the engine's
         per-event path, which need not build one per event). The arrays are copied."""
+        onward = True
+        if self.published is not None and self.drift.streak and self.config.direction:
+            onward = went_on(self.published, self.interest, interest)
         self.state = np.array(state, dtype=np.float32)
         self.long_term = np.array(long_term, dtype=np.float32)
         self.interest = np.array(interest, dtype=np.float32)
@@ -147,7 +150,7 @@ class UserProfile:
                 self.consumed_filter.add(leaving)
         self.recent.append(event)
         if self.published is not None:
-            self.drift.update(drift)
+            self.drift.update(drift, onward)
         return self
 
     # --- questions the engine asks ---------------------------------------------------------
@@ -171,21 +174,30 @@ class UserProfile:
         if self.consumed_filter is None:
             self.consumed_filter = ConsumedFilter(nbytes)
 
-    def mark_published(self, ts: float, rounded: np.ndarray | None = None) -> None:
-        """The current interest produced a list at event time ``ts``.
+    def mark_published(
+        self, ts: float, rounded: np.ndarray | None = None, *, trigger: Trigger | None = None
+    ) -> None:
+        """The current interest produced a list at event time ``ts`` (for ``trigger``).
 
-        It is kept in float16 (drift needs ~3 digits; it saves 128 bytes per profile), rounded
-        here already so that a profile in memory equals its decoded copy. ``rounded``: the
-        current interest already rounded so (float16 and back to float32), e.g. by the engine
-        for a whole batch at once; it is copied.
+        The interest becomes the drift reference, kept in float16 (drift needs ~3 digits; it
+        saves 128 bytes per profile), rounded here already so that a profile in memory equals its
+        decoded copy. ``rounded``: the current interest already rounded so (float16 and back to
+        float32), e.g. by the engine for a whole batch at once; it is copied. With
+        ``config.refresh_keeps_streak`` a refresh during a pending drift streak leaves the drift
+        reference and the streak as they were; with ``config.refresh_keeps_reference`` any
+        refresh does.
         """
+        self.list_ts = ts
+        self.events_since_list = 0
+        self.lists_published += 1
+        if trigger == "refresh" and self.published is not None:
+            c = self.config
+            if c.refresh_keeps_reference or (c.refresh_keeps_streak and self.drift.streak):
+                return
         if rounded is None:
             self.published = self.interest.astype(np.float16).astype(np.float32)
         else:
             self.published = np.array(rounded, dtype=np.float32)
-        self.list_ts = ts
-        self.events_since_list = 0
-        self.lists_published += 1
         self.drift.published()
 
     def reset_model(self, model_version: str, state: np.ndarray, dim: int) -> None:

@@ -222,6 +222,21 @@ class Settings(BaseSettings):
     drift_confirm: int = Field(
         default=2, ge=1, description="Consecutive events over the threshold before a drift list."
     )
+    drift_direction: bool = Field(
+        default=False,
+        description="Confirm a drift streak only by events that go on from the pending move "
+        "rather than back toward the published interest; see PolicyConfig.direction.",
+    )
+    drift_refresh_keeps_streak: bool = Field(
+        default=False,
+        description="A refresh during a pending drift streak keeps the streak and the drift "
+        "reference; see PolicyConfig.refresh_keeps_streak.",
+    )
+    drift_refresh_keeps_reference: bool = Field(
+        default=False,
+        description="A refresh never moves the drift reference nor ends a pending streak; see "
+        "PolicyConfig.refresh_keeps_reference.",
+    )
     refresh_events: int = Field(default=50, ge=1, description="Refresh a list after N events.")
     refresh_seconds: float = Field(
         default=3600.0, gt=0, description="Refresh a list after this much event time."
@@ -306,6 +321,9 @@ class Settings(BaseSettings):
             k=self.drift_k,
             alpha=self.drift_alpha,
             confirm=self.drift_confirm,
+            direction=self.drift_direction,
+            refresh_keeps_streak=self.drift_refresh_keeps_streak,
+            refresh_keeps_reference=self.drift_refresh_keeps_reference,
             refresh_events=self.refresh_events,
             refresh_seconds=self.refresh_seconds,
         )
