@@ -203,10 +203,6 @@ def test_markdown_table_has_yardsticks_ratios_targets_and_skips() -> None:
 
 
 def test_markdown_has_the_batch_mode_comparison() -> None:
-    def spread(values: list[float]) -> dict[str, object]:
-        srt = sorted(values)
-        return {"median": srt[1], "min": srt[0], "max": srt[2], "runs": 3, "values": values}
-
     rep = _fake_report()
     rep["batch_mode"] = {
         "configured": "adaptive",
@@ -228,10 +224,6 @@ def test_markdown_has_the_batch_mode_comparison() -> None:
 
 
 def test_markdown_has_the_gc_freeze_comparison() -> None:
-    def spread(values: list[float]) -> dict[str, object]:
-        srt = sorted(values)
-        return {"median": srt[1], "min": srt[0], "max": srt[2], "runs": 3, "values": values}
-
     rep = _fake_report()
     rep["gc_freeze"] = {
         "configured": "frozen",
