@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from encoders.data.folder import read_folder
+from encoders.data.split import group_by_user
 from encoders.data.synth import SynthSpec, generate, read_truth
 from encoders.data.vocabulary import TOPICS
 from streams.cli import cli
-from streams.messages.records import BehaviourEvent
 
 SMALL = SynthSpec(users=40, items=80, topics=4, min_events=20, max_events=40, bot_fraction=0.1)
 
@@ -40,18 +39,11 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
     assert read_truth(tmp_path / "a")["seed"] == 7
 
 
-def _per_user(events: list[BehaviourEvent]) -> dict[str, list[BehaviourEvent]]:
-    by_user: dict[str, list[BehaviourEvent]] = defaultdict(list)
-    for e in events:
-        by_user[e.user_id].append(e)
-    return by_user
-
-
 def test_truth_matches_the_events() -> None:
     data = generate(SMALL, seed=3)
     truth = data.truth
     topic_of = truth["item_topics"]
-    by_user = _per_user(data.events)
+    by_user = group_by_user(data.events)
     assert [e.ts for e in data.events] == sorted(e.ts for e in data.events)
     assert set(truth["bots"]) == set(by_user) - set(truth["switches"])
     assert len(truth["bots"]) == 4
@@ -86,7 +78,7 @@ def test_truth_matches_the_events() -> None:
 
 def test_bots_are_bursty() -> None:
     data = generate(SMALL, seed=3)
-    by_user = _per_user(data.events)
+    by_user = group_by_user(data.events)
     for bot in data.truth["bots"]:
         gaps = [b.ts - a.ts for a, b in zip(by_user[bot], by_user[bot][1:], strict=False)]
         assert len(by_user[bot]) >= 60

@@ -4,7 +4,6 @@ the CLI's `--generator words` wiring."""
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from encoders.data.folder import read_folder
+from encoders.data.split import group_by_user
 from encoders.data.synth import read_truth
 from encoders.data.synthwords import WordsSpec, generate_words
 from streams.cli import cli
-from streams.messages.records import BehaviourEvent
 
 SMALL = WordsSpec(users=60, items=300, topics=12, median_events=40, bot_fraction=0.05)
 _SMALL_ARGS = ["--users", "60", "--items", "300", "--topics", "12", "--bot-fraction", "0.05"]
@@ -50,20 +49,13 @@ def test_topics_only_options_are_refused_with_words(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
-def _per_user(events: list[BehaviourEvent]) -> dict[str, list[BehaviourEvent]]:
-    by_user: dict[str, list[BehaviourEvent]] = defaultdict(list)
-    for e in events:
-        by_user[e.user_id].append(e)
-    return by_user
-
-
 def test_truth_matches_the_events() -> None:
     data = generate_words(SMALL, seed=3)
     truth = data.truth
     topic_of = truth["item_topics"]
     assert set(topic_of) == {i.item_id for i in data.items}
     assert set(topic_of.values()) == set(truth["topics"])  # every topic has items
-    by_user = _per_user(data.events)
+    by_user = group_by_user(data.events)
     assert [e.ts for e in data.events] == sorted(e.ts for e in data.events)
     assert set(truth["bots"]) == set(by_user) - set(truth["switches"])
     assert len(truth["bots"]) == 3
@@ -119,7 +111,7 @@ def test_truth_matches_the_events() -> None:
 
 def test_bots_loop_over_one_topic() -> None:
     data = generate_words(SMALL, seed=3)
-    by_user = _per_user(data.events)
+    by_user = group_by_user(data.events)
     for bot in data.truth["bots"]:
         topics = {data.truth["item_topics"][e.item_id] for e in by_user[bot] if e.item_id}
         assert len(by_user[bot]) >= 150 and len(topics) == 1
