@@ -156,6 +156,11 @@ def _segment_topics(rng: np.random.Generator, spec: SynthSpec, n: int) -> list[i
     return topics[:n]
 
 
+def switch_record(event_index: int, ts: float, from_topic: str, to_topic: str) -> dict[str, Any]:
+    """One entry of truth.json's ``switches`` lists (every generator writes this shape)."""
+    return {"event_index": event_index, "ts": ts, "from_topic": from_topic, "to_topic": to_topic}
+
+
 def _user_events(
     rng: np.random.Generator,
     spec: SynthSpec,
@@ -177,14 +182,7 @@ def _user_events(
             ts += _gap_s(rng, rng.random() < (0.5 if switched else 0.12))
         eid, t = f"{uid}-{i}", round(ts, 3)
         if switched:
-            switches.append(
-                {
-                    "event_index": i,
-                    "ts": t,
-                    "from_topic": names[topics[i - 1]],
-                    "to_topic": names[topic],
-                }
-            )
+            switches.append(switch_record(i, t, names[topics[i - 1]], names[topic]))
         r = rng.random()
         # The first event of a new topic is always an item of that topic: the switch is observable.
         if not switched and r < spec.search_rate:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from encoders.data.synth import SynthData
+from encoders.data.synth import SynthData, switch_record
 from streams.messages.records import BehaviourEvent, ItemRecord
 
 _ONSETS = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "kr",
@@ -178,14 +178,7 @@ def _user_events(
             ts += _gap_s(rng, rng.random() < (0.35 if switched else 0.08))
         eid, t = f"{uid}-{i}", round(ts, 3)
         if switched:
-            switches.append(
-                {
-                    "event_index": i,
-                    "ts": t,
-                    "from_topic": world.names[topics[i - 1]],
-                    "to_topic": world.names[topic],
-                }
-            )
+            switches.append(switch_record(i, t, world.names[topics[i - 1]], world.names[topic]))
         r = rng.random()
         if not switched and r < spec.noise_rate:
             other = int(rng.integers(spec.topics - 1))
