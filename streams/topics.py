@@ -61,7 +61,8 @@ def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(admin.list_topics())
         created: list[str] = []
-        for spec in topic_specs(settings):
+        specs = topic_specs(settings)
+        for spec in specs:
             if spec.name in existing:
                 continue
             new = NewTopic(
@@ -75,7 +76,7 @@ def ensure_topics(settings: Settings) -> list[str]:
             except TopicAlreadyExistsError:
                 continue  # another process created it meanwhile
             created.append(spec.name)
-        _wait_listed(admin, [spec.name for spec in topic_specs(settings)], METADATA_WAIT_S)
+        _wait_listed(admin, [spec.name for spec in specs], METADATA_WAIT_S)
         return created
     except StreamsError:
         raise
